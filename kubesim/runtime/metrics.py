@@ -1,0 +1,169 @@
+"""Prometheus metrics for logical actors: per-process registries, handles with actor labels,
+HTTP exposition on 127.0.0.1, and the file_sd targets file Prometheus reads.
+
+Components create metrics with any name and labels through their `MetricsHandle`;
+the handle adds the actor's own labels (`instance`, or `node` for node agents) so
+many logical actors can share one process registry, and two actors asking for the
+same metric get the same family.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+_TYPES = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
+
+
+class MetricsRegistry:
+    """One process's registry, with the metric families created in it so far."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._families: dict[str, tuple[str, tuple[str, ...], Any]] = {}
+        self._server: Any = None
+
+    def family(
+        self,
+        kind: str,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        buckets: Sequence[float] | None = None,
+    ) -> Any:
+        """Get or create a family; asking for an existing name with another shape is an error."""
+        key = tuple(labelnames)
+        existing = self._families.get(name)
+        if existing is not None:
+            if existing[0] != kind or existing[1] != key:
+                raise ValueError(
+                    f"metric {name} already registered as {existing[0]} with labels {existing[1]}"
+                )
+            return existing[2]
+        kwargs: dict[str, Any] = {"registry": self.registry}
+        if kind == "histogram" and buckets is not None:
+            kwargs["buckets"] = tuple(buckets)
+        metric = _TYPES[kind](name, documentation, labelnames=key, **kwargs)
+        self._families[name] = (kind, key, metric)
+        return metric
+
+    def handle(self, const_labels: Mapping[str, str]) -> MetricsHandle:
+        return MetricsHandle(self, dict(const_labels))
+
+    def serve(self, port: int = 0) -> int:
+        """Expose /metrics over HTTP on 127.0.0.1; returns the bound port."""
+        if self._server is None:
+            server, _thread = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+            self._server = server
+        return int(self._server.server_port)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class BoundMetric:
+    """A metric family seen through an actor's constant labels."""
+
+    __slots__ = ("_metric", "_const", "_children", "_plain")
+
+    def __init__(self, metric: Any, const: dict[str, str], has_labels: bool) -> None:
+        self._metric = metric
+        self._const = const
+        self._children: dict[tuple[str, ...], Any] = {}
+        self._plain = None if has_labels else (metric.labels(**const) if const else metric)
+
+    def labels(self, *values: str, **labels: str) -> Any:
+        """The child for these label values (positional in declared order, or by name)."""
+        key = values if values else tuple(f"{k}={v}" for k, v in labels.items())
+        child = self._children.get(key)
+        if child is None:
+            if values:
+                child = self._metric.labels(*self._const.values(), *values)
+            else:
+                child = self._metric.labels(**self._const, **labels)
+            self._children[key] = child
+        return child
+
+    def _child(self) -> Any:
+        if self._plain is None:
+            raise ValueError("metric has labels: call .labels(...) first")
+        return self._plain
+
+    def inc(self, amount: float = 1.0) -> None:
+        self._child().inc(amount)
+
+    def dec(self, amount: float = 1.0) -> None:
+        self._child().dec(amount)
+
+    def set(self, value: float) -> None:
+        self._child().set(value)
+
+    def observe(self, value: float) -> None:
+        self._child().observe(value)
+
+    def remove(self, *values: str) -> None:
+        """Forget one child (e.g. a pod that is gone)."""
+        self._children.pop(values, None)
+        try:
+            self._metric.remove(*self._const.values(), *values)
+        except KeyError:
+            pass
+
+
+class MetricsHandle:
+    """What a logical actor uses to create its metrics."""
+
+    def __init__(self, registry: MetricsRegistry, const_labels: dict[str, str]) -> None:
+        self._registry = registry
+        self.const_labels = const_labels
+
+    def _make(
+        self,
+        kind: str,
+        name: str,
+        documentation: str,
+        labelnames: Iterable[str],
+        buckets: Sequence[float] | None = None,
+    ) -> BoundMetric:
+        labels = tuple(labelnames)
+        clash = set(labels) & set(self.const_labels)
+        if clash:
+            raise ValueError(f"metric {name}: labels {sorted(clash)} are set by the runtime")
+        family = self._registry.family(
+            kind, name, documentation, (*self.const_labels, *labels), buckets
+        )
+        return BoundMetric(family, self.const_labels, bool(labels))
+
+    def counter(self, name: str, documentation: str, labelnames: Iterable[str] = ()) -> BoundMetric:
+        return self._make("counter", name, documentation, labelnames)
+
+    def gauge(self, name: str, documentation: str, labelnames: Iterable[str] = ()) -> BoundMetric:
+        return self._make("gauge", name, documentation, labelnames)
+
+    def histogram(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Iterable[str] = (),
+        buckets: Sequence[float] | None = None,
+    ) -> BoundMetric:
+        return self._make("histogram", name, documentation, labelnames, buckets)
+
+
+def write_file_sd(path: str | os.PathLike[str], targets: Iterable[tuple[str, Mapping[str, str]]]) -> Path:
+    """Write a Prometheus file_sd JSON file: one group per (host:port, labels)."""
+    groups = [{"targets": [target], "labels": dict(labels)} for target, labels in targets]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(groups, indent=2) + "\n")
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,1 @@
+"""Synthetic workloads that exercise the runtimes themselves."""
