@@ -46,13 +46,13 @@ def make_runtime(settings: RuntimeSettings, cost: CostModel, run_dir: Path) -> R
 async def _save_metrics(runtime: Runtime, run_dir: Path) -> tuple[Path, list[str]]:
     """Write the file_sd targets and a snapshot of every endpoint's exposition."""
     targets = await runtime.write_targets(run_dir / "prometheus" / "targets.json")
-    urls = []
+    urls: list[str] = []
     snapshots = run_dir / "metrics"
     snapshots.mkdir(parents=True, exist_ok=True)
     for group in json.loads(targets.read_text()):
         for target in group["targets"]:
             url = f"http://{target}/metrics"
-            urls.append(url)
+            urls.append(f"{group['labels']['kubesim_host']}: {url}")
             # a blocking read: the sim loop's virtual clock cannot wait on a worker thread
             with urllib.request.urlopen(url, timeout=10) as response:
                 body = response.read()
@@ -71,6 +71,7 @@ def run_pingpong(spec: PingPongSpec, run_dir: Path, console: Console, hold: floa
         total = w.actors * w.rounds
 
         async def main(rt: Runtime) -> dict[str, Any]:
+            run_started = time.perf_counter()
             with Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -88,12 +89,13 @@ def run_pingpong(spec: PingPongSpec, run_dir: Path, console: Console, hold: floa
                     await asyncio.wait([run], timeout=0.2) if spec.runtime.type == "ray" else await rt.sleep(0.01)
                 result = run.result()
                 progress.update(task, completed=total)
-            wall = time.perf_counter() - wall_start
+            wall = time.perf_counter() - run_started
             report: dict[str, Any] = {
                 "spec": spec.name,
                 "runtime": spec.runtime.type,
                 "seed": spec.runtime.seed,
                 **result,
+                "startup_seconds": run_started - wall_start,
                 "wall_seconds": wall,
                 "messages_per_wall_second": result["messages"] / wall if wall > 0 else 0.0,
             }
@@ -117,7 +119,7 @@ def run_pingpong(spec: PingPongSpec, run_dir: Path, console: Console, hold: floa
 
 def _print_report(console: Console, report: dict[str, Any], run_dir: Path) -> None:
     table = Table(title=f"{report['spec']} on {report['runtime']}", show_header=False)
-    for key in ("members", "rounds", "messages", "simulated_seconds", "wall_seconds",
+    for key in ("members", "rounds", "messages", "simulated_seconds", "startup_seconds", "wall_seconds",
                 "messages_per_wall_second", "rtt_p50", "rtt_p99", "trace_hash"):
         if key in report:
             value = report[key]

@@ -12,13 +12,13 @@ import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from kubesim.runtime.address import Machine
 
 
-class LinkClass(str, Enum):
+class LinkClass(StrEnum):
     """How far apart two machines are; each class has its latency in the cost model."""
 
     SAME_MACHINE = "same_machine"
@@ -26,7 +26,7 @@ class LinkClass(str, Enum):
     CROSS_ZONE = "cross_zone"
 
 
-class PartitionMode(str, Enum):
+class PartitionMode(StrEnum):
     HOLD = "hold"  # like TCP retransmitting: delivered after the partition heals
     DROP = "drop"  # lost
 
