@@ -1,0 +1,1 @@
+"""The simulated Kubernetes components, written against `kubesim.runtime` only (never ray)."""
