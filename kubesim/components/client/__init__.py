@@ -1,0 +1,1 @@
+"""Client library for controllers and schedulers: workqueue, informer cache, leader election."""
