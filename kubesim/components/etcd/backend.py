@@ -32,6 +32,19 @@ Request = dict[str, Any]
 Response = dict[str, Any]
 
 
+def writes(op: str, req: Request) -> bool:
+    """Whether a request changes the store (a txn only if a branch holds a write)."""
+    if op != "txn":
+        return op in ("put", "delete_range", "compact", "lease_grant", "lease_revoke")
+    return any(
+        "request_put" in o
+        or "request_delete_range" in o
+        or ("request_txn" in o and writes("txn", o["request_txn"]))
+        for branch in ("success", "failure")
+        for o in req.get(branch, ())
+    )
+
+
 class WatchStream(Protocol):
     """One watch: `next()` returns WatchResponses in order (the first one is the
     "created" response), None once the watch is cancelled or the stream broke."""

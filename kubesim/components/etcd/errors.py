@@ -75,7 +75,10 @@ class EtcdError(Exception):
         return cls(Code(int(data["code"])), str(data["message"]))  # type: ignore[call-overload]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, EtcdError) and (self.code, self.message) == (other.code, other.message)
+        return isinstance(other, EtcdError) and (self.code, self.message) == (
+            other.code,
+            other.message,
+        )
 
     def __hash__(self) -> int:
         return hash((self.code, self.message))
