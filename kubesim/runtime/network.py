@@ -49,7 +49,10 @@ class Partition:
 
 @dataclass
 class Faults:
-    """Probabilities of injected faults applied to every message between different machines."""
+    """Probabilities of injected faults applied to every message between different machines.
+
+    The sim runtime duplicates only fire-and-forget sends (datagrams): a call and its reply
+    travel on a connection, which may lose or delay them but never delivers one twice."""
 
     drop: float = 0.0
     duplicate: float = 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubesim.components.etcd.member import EtcdMember
@@ -28,6 +28,7 @@ def member_spec(
     settings: dict[str, Any] | None = None,
     join: bool = False,
     machine: str | None = None,
+    observer: Callable[[tuple[Any, ...]], None] | None = None,
 ) -> ActorSpec:
     address = member_address(index)
     return ActorSpec(
@@ -40,6 +41,7 @@ def member_spec(
             "peers": peers,
             "settings": settings or {},
             "join": join,
+            **({"observer": observer} if observer is not None else {}),
         },
         metric_labels={"instance": address.name, "job": "etcd"},
     )
@@ -50,6 +52,7 @@ def place_etcd(
     size: int,
     settings: dict[str, Any] | None = None,
     zones: Sequence[str] = ZONES,
+    observer: Callable[[tuple[Any, ...]], None] | None = None,
 ) -> list[str]:
     """Add `size` machines (role etcd, round-robin over zones), spawn a member on each;
     the members' addresses (the client endpoints)."""
@@ -58,7 +61,7 @@ def place_etcd(
     peers = {member_id(i): str(member_address(i)) for i in range(size)}
     for i in range(size):
         runtime.add_machine(Machine(member_address(i).name, zones[i % len(zones)], "etcd"))
-        runtime.spawn(member_spec(i, peers, settings))
+        runtime.spawn(member_spec(i, peers, settings, observer=observer))
     return [str(member_address(i)) for i in range(size)]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -73,12 +74,14 @@ class EtcdMember(Actor):
         peers: dict[int, str],
         settings: dict[str, Any] | None = None,
         join: bool = False,
+        observer: Callable[[tuple[Any, ...]], None] | None = None,
     ) -> None:
         self.id = member_id
         self.cluster_id = cluster_id
         self.initial_peers = {int(k): v for k, v in peers.items()}
         self.settings_overrides = settings or {}
         self.join = join
+        self._observe = observer  # tests: sees leaderships, commits and applies (sim only)
         self.removed = False
         self.lead = NONE
         self.state = StateType.FOLLOWER
@@ -194,6 +197,8 @@ class EtcdMember(Actor):
             self.mem.set_hard_state(rd.hard_state)
             self.metrics.proposals_committed.set(rd.hard_state.commit)
         self.mem.append(rd.entries)
+        if self._observe is not None:
+            self._observe_ready(rd)
         if not leader:
             self._send(rd.messages)
         for entry in rd.committed_entries:
@@ -270,6 +275,17 @@ class EtcdMember(Actor):
         entries = self.mem.entries(self.mem.first_index(), self.mem.last_index() + 1, None)
         self.wal.rewrite(self.id, self.cluster_id, snap, hard_state, entries)
         await self.wal.sync()
+
+    def _observe_ready(self, rd: Ready) -> None:
+        assert self._observe is not None
+        if rd.soft_state is not None and rd.soft_state.raft_state == StateType.LEADER:
+            term = self.node.status().hard_state.term
+            log = {e.index: e.term for e in self.raft_log()}
+            self._observe(("leader", self.id, term, log, self.mem.first_index() - 1))
+        if rd.hard_state is not None:
+            self._observe(("commit", self.id, rd.hard_state.term, rd.hard_state.commit))
+        for e in rd.committed_entries:
+            self._observe(("apply", self.id, self.ctx.incarnation, e.index, e.term, e.data))
 
     # ------------------------------------------------------------------ apply
     def _apply(self, entry: Entry) -> None:

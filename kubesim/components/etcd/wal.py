@@ -134,7 +134,13 @@ def recover(storage: Storage) -> Recovered:
                 entries.pop()
             entries.append(entry)
     if found.snapshot is not None:
-        snap_index = found.snapshot.metadata.index
-        entries = [e for e in entries if e.index > snap_index]
+        meta = found.snapshot.metadata
+        entries = [e for e in entries if e.index > meta.index]
+        hs = found.hard_state or HardState()
+        if hs.commit < meta.index:
+            # the crash came after the snapshot file but before the log that follows it:
+            # a snapshot holds only committed entries, so its index is committed
+            term = max(hs.term, meta.term)
+            found.hard_state = HardState(term, hs.vote if term == hs.term else 0, meta.index)
     found.entries = entries
     return found

@@ -20,7 +20,7 @@ from kubesim.runtime.address import Address, Machine
 from kubesim.runtime.base import DRIVER, Runtime
 from kubesim.runtime.clock import LoopClock
 from kubesim.runtime.costmodel import CostModel
-from kubesim.runtime.envelope import Envelope, pack, unpack
+from kubesim.runtime.envelope import Envelope, Kind, pack, unpack
 from kubesim.runtime.host import ActorHost
 from kubesim.runtime.metrics import MetricsRegistry, write_file_sd
 from kubesim.runtime.network import HOLD, LinkClass, NetworkModel
@@ -130,6 +130,8 @@ class SimRuntime(Runtime):
         )
         if plan == HOLD:
             return
+        if env.kind is not Kind.SEND:
+            plan = plan[:1]  # calls and replies ride a connection: lost or late, never doubled
         for delay in plan:
             self.loop.call_later(delay, self._arrive, env, data)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubesim.components.etcd.client import EtcdClient
@@ -32,10 +33,14 @@ def client_address(i: int = 0) -> Address:
 
 
 def sim_cluster(
-    seed: int, size: int = 3, clients: int = 1, settings: dict[str, Any] | None = None
+    seed: int,
+    size: int = 3,
+    clients: int = 1,
+    settings: dict[str, Any] | None = None,
+    observer: Callable[[tuple[Any, ...]], None] | None = None,
 ) -> tuple[SimRuntime, list[str]]:
     rt = SimRuntime(seed=seed)
-    endpoints = place_etcd(rt, size, settings)
+    endpoints = place_etcd(rt, size, settings, observer=observer)
     for i in range(clients):
         rt.add_machine(Machine(f"client-{i}", "zone-a", "client"))
         rt.spawn(ActorSpec(client_address(i), ClientActor, f"client-{i}", {"endpoints": endpoints}))

@@ -104,28 +104,35 @@ async def record_history(
     nemesis: Nemesis | None,
     keys: int = 3,
 ) -> History:
-    """Run the workload (and the nemesis beside it) and return the recorded history."""
+    """Run the workload beside the nemesis and return the recorded history: each client
+    issues at least `ops_per_client` operations and keeps going while the nemesis runs."""
     history = History()
     serial = [0]
+    running = [nemesis is not None]
 
     async def worker(i: int) -> None:
         rng = random.Random(seed * 1000 + i)
         c = client(rt, i)
-        for _ in range(ops_per_client):
+        done = 0
+        while done < ops_per_client or running[0]:
             op = random_op(rng, keys, serial)
             token = history.invoke(i, op, rt.now())
+            done += 1
             try:
                 out = await execute(c, op)
             except (EtcdError, CallTimeout):
-                history.fail_unknown(
-                    token
-                )  # a failed read changes nothing; a write may have happened
+                history.fail_unknown(token)  # a failed read changes nothing; a write may have happened
                 continue
             history.complete(token, out, rt.now())
-            await rt.sleep(rng.uniform(0, 0.05))
+            await rt.sleep(rng.uniform(0, 0.2))
+
+    async def faults() -> None:
+        assert nemesis is not None
+        await nemesis.run()
+        running[0] = False
 
     tasks = [worker(i) for i in range(clients)]
     if nemesis is not None:
-        tasks.append(nemesis.run())
+        tasks.append(faults())
     await asyncio.gather(*tasks)
     return history
