@@ -44,7 +44,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.ALREADY_EXISTS: 409,
     Code.PERMISSION_DENIED: 403,
     Code.RESOURCE_EXHAUSTED: 429,
-    Code.FAILED_PRECONDITION: 400,
+    Code.FAILED_PRECONDITION: 412,  # grpc-gateway v1.9 (etcd 3.4), measured
     Code.ABORTED: 409,
     Code.OUT_OF_RANGE: 400,
     Code.UNIMPLEMENTED: 501,

@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# grpc-gateway 1.9's HTTPStatusFromCode: FailedPrecondition is 412 there (400 in errors.py)
-HTTP_STATUS = {**errors.HTTP_STATUS, Code.FAILED_PRECONDITION: 412}
+HTTP_STATUS = errors.HTTP_STATUS
 HEADERS = {
     "Content-Type": "application/json",
     "Access-Control-Allow-Origin": "*",
