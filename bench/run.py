@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import runtime_bench
+from bench import etcd_bench, runtime_bench
 
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "runtime_transport": runtime_bench.transport,
     "runtime_pingpong_10k": runtime_bench.pingpong_10k,
+    "etcd": etcd_bench.etcd,
 }
 
 

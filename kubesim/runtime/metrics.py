@@ -15,7 +15,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 
 _TYPES = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
 
@@ -54,6 +61,10 @@ class MetricsRegistry:
 
     def handle(self, const_labels: Mapping[str, str]) -> MetricsHandle:
         return MetricsHandle(self, dict(const_labels))
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format, as /metrics serves it."""
+        return generate_latest(self.registry)
 
     def serve(self, port: int = 0) -> int:
         """Expose /metrics over HTTP on 127.0.0.1; returns the bound port."""

@@ -245,6 +245,19 @@ def test_stalled_simulation_is_an_error_not_a_hang():
             rt.run(main)
 
 
+def test_a_run_that_never_ends_fails_at_its_time_limit():
+    with SimRuntime(seed=1) as rt:
+        rt.add_machine(Machine("m1"))
+
+        async def main(r):
+            while True:  # waits on a condition that never holds, with timers still going
+                await r.sleep(1.0)
+
+        with pytest.raises(TimeoutError, match="limit of 50 simulated seconds"):
+            rt.run(main, limit=50)
+        assert rt.now() <= 50
+
+
 def test_messages_are_copied_through_the_wire_encoding():
     with SimRuntime(seed=1) as rt:
         two_machines(rt)

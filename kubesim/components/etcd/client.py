@@ -87,6 +87,8 @@ class EtcdClient:
                 last = e
             except (CallTimeout, RemoteError) as e:
                 if not retry_any and isinstance(e, CallTimeout):
+                    # the member may be gone: the next request starts with another one
+                    self._preferred = (self.endpoints.index(endpoint) + 1) % len(self.endpoints)
                     raise DEADLINE_EXCEEDED from None
                 last = DEADLINE_EXCEEDED
             else:

@@ -76,6 +76,11 @@ class EtcdMember(Actor):
         join: bool = False,
         observer: Callable[[tuple[Any, ...]], None] | None = None,
     ) -> None:
+        if join and not peers:
+            raise ValueError(
+                "a joining member needs the cluster's member addresses"
+                " (etcd's --initial-cluster with --initial-cluster-state=existing)"
+            )
         self.id = member_id
         self.cluster_id = cluster_id
         self.initial_peers = {int(k): v for k, v in peers.items()}
@@ -363,7 +368,7 @@ class EtcdMember(Actor):
         self._check_serving()
         request_id, future = self._new_waiter()
         data = msgpack.packb([self.id, request_id, op, req], use_bin_type=True)
-        if len(data) > self.settings.max_request_bytes:
+        if _request_size(op, req, data) > self.settings.max_request_bytes:
             self._waiting.pop(request_id)
             raise errors.REQUEST_TOO_LARGE
         try:
@@ -551,6 +556,8 @@ class EtcdMember(Actor):
             return "ok"
         if kind == "ping":
             return "pong"
+        if kind == "gateway":  # where this member serves the v3 JSON gateway (None: nowhere)
+            return getattr(self, "gateway_port", None)
         return self._reply(self._handle_call(sender, message))
 
     def _handle_call(self, sender: Address, message: list[Any]) -> Any:
@@ -589,6 +596,29 @@ class EtcdMember(Actor):
 
 async def _done(value: Any) -> Any:
     return value
+
+
+# the protobuf request each proposed op carries in etcd's InternalRaftRequest
+_PROTO_REQUESTS = {
+    "put": "PutRequest",
+    "delete_range": "DeleteRangeRequest",
+    "txn": "TxnRequest",
+    "compact": "CompactionRequest",
+    "lease_grant": "LeaseGrantRequest",
+    "lease_revoke": "LeaseRevokeRequest",
+}
+
+
+def _request_size(op: str, req: dict[str, Any], data: bytes) -> int:
+    """The size etcd checks against --max-request-bytes: the proposal's InternalRaftRequest
+    marshalled as protobuf (not our msgpack entry, which is larger); `data`'s length for
+    an op without a protobuf request here."""
+    message = _PROTO_REQUESTS.get(op)
+    if message is None:
+        return len(data)
+    from kubesim.components.etcd.gateway.codec import proto_size, raft_request_size
+
+    return raft_request_size(op, proto_size(req, message))
 
 
 def _no_check(req: dict[str, Any], max_ops: int) -> None:

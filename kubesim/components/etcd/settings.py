@@ -22,7 +22,7 @@ class EtcdSettings:
     lease_check_interval: float = 0.5  # lessor's revoke loop period
     peer_probe_interval: float = 5.0  # rafthttp prober period (round-trip metric)
     watch_progress_interval: float = 600.0  # --experimental-watch-progress-notify-interval
-    gateway_port: int | None = None  # serve the v3 JSON gateway on 127.0.0.1 (ray runtime)
+    gateway_port: int | None = None  # serve the v3 JSON gateway on 127.0.0.1 (0: any free port; ray runtime)
 
     @classmethod
     def from_cost(cls, cost: CostModel, **overrides: Any) -> EtcdSettings:

@@ -28,6 +28,11 @@ class _VirtualSelector(selectors.SelectSelector):
                 "the simulation has nothing left to run (no timers, no ready callbacks) "
                 "while the driver is still waiting"
             )
+        deadline = self._vloop.deadline
+        if deadline is not None and self._vloop.time() + timeout > deadline:
+            raise TimeoutError(
+                f"the run is still going at its limit of {deadline:g} simulated seconds"
+            )
         if timeout > 0:
             self._vloop.advance(timeout)
         return []
@@ -38,6 +43,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         self._virtual_now = 0.0
+        self.deadline: float | None = None  # time may not pass beyond this (None: no limit)
         super().__init__(selector=_VirtualSelector(self))
 
     def time(self) -> float:

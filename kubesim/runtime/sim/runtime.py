@@ -144,8 +144,14 @@ class SimRuntime(Runtime):
         self.host.deliver(env)
 
     # running --------------------------------------------------------------
-    def run(self, main: Callable[[Any], Awaitable[T]]) -> T:
-        result = self.loop.run_until_complete(self._guard(main))
+    def run(self, main: Callable[[Any], Awaitable[T]], limit: float | None = 86_400.0) -> T:
+        """Run `main(self)` to completion; TimeoutError if it would take more than `limit`
+        further simulated seconds (a wait that can never end must fail, not spin forever)."""
+        self.loop.deadline = None if limit is None else self.loop.time() + limit
+        try:
+            result = self.loop.run_until_complete(self._guard(main))
+        finally:
+            self.loop.deadline = None
         self._raise_actor_errors()
         return result
 

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from kubesim.components.etcd.raft.invariants import Applied, History, Leadership, LogEntry, check_all
+from kubesim.components.etcd.raft.invariants import (
+    Applied,
+    History,
+    Leadership,
+    LogEntry,
+    check_all,
+)
 from kubesim.testing.linearizability import EtcdKVModel, check
 from tests.components.etcd.cluster_helpers import client, sim_cluster
 from tests.components.etcd.kv_workload import Nemesis, record_history

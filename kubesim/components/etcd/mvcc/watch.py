@@ -152,6 +152,9 @@ class WatchHub:
         self._remove(w)
         return watch_response(self.store.revision, watch_id, canceled=True)
 
+    def has_watcher(self, watch_id: int, stream: int = 0) -> bool:
+        return (stream, watch_id) in self._watchers
+
     def close_stream(self, stream: int) -> None:
         for w in [w for w in self._watchers.values() if w.stream == stream]:
             self._remove(w)

@@ -370,14 +370,9 @@ def to_json(results: list[Result]) -> list[dict[str, Any]]:
 
 if __name__ == "__main__":
     # re-record the golden file from a real etcd 3.4: python -m tests.components.etcd.gateway.scenario
-    import tempfile
+    from kubesim.testing.etcd_clusters import real_etcd_cluster
 
-    from tests.components.etcd.gateway.real_etcd import start_etcd, stop_etcd
-
-    proc, url = start_etcd("/usr/bin/etcd", Path(tempfile.mkdtemp()))
-    try:
+    with real_etcd_cluster("/usr/bin/etcd") as urls:
         GOLDEN.write_text(
-            "[\n" + ",\n".join(json.dumps(r) for r in to_json(run_scenario(url))) + "\n]\n"
+            "[\n" + ",\n".join(json.dumps(r) for r in to_json(run_scenario(urls[0]))) + "\n]\n"
         )
-    finally:
-        stop_etcd(proc)
