@@ -269,3 +269,27 @@ def test_same_seed_same_run():
             return rt.trace_hash()
 
     assert trace(21) == trace(21) != trace(22)
+
+
+def test_a_restarted_member_keeps_its_term_and_vote():
+    """Raft's persistent state survives a crash: a member that forgot its vote could vote
+    twice in one term and let two leaders be elected."""
+    rt, endpoints = sim_cluster(seed=12)
+    with rt:
+
+        async def main(r):
+            c = client(rt)
+            for i in range(10):
+                await c.put({"key": f"h{i}".encode(), "value": b"1"})
+            leader = await leader_of(r, endpoints)
+            follower = next(e for e in endpoints if e != leader)
+            before = rt.actor(follower).node.raft.hard_state()
+            rt.crash_machine(follower.split("/")[1])
+            rt.restart_machine(follower.split("/")[1])
+            await r.sleep(0)  # the member starts; nothing has reached it yet
+            return before, rt.actor(follower).node.raft.hard_state(), rt.actor(follower)
+
+        before, after, member = rt.run(main)
+        assert member.ctx.incarnation == 1
+        assert (after.term, after.vote) == (before.term, before.vote) and before.vote != 0
+        assert after.commit <= before.commit  # commit advances without an fsync in etcd too
