@@ -19,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from kubesim.components.etcd import errors
+from kubesim.components.etcd import errors, sessions
 from kubesim.components.etcd.backend import writes
 from kubesim.components.etcd.errors import EtcdError
 from kubesim.components.etcd.membership import Members
@@ -46,6 +46,7 @@ from kubesim.components.etcd.raft import (
     bootstrap,
 )
 from kubesim.components.etcd.reads import ReadIndexBatcher
+from kubesim.components.etcd.sessions import AppliedRequests
 from kubesim.components.etcd.settings import EtcdSettings
 from kubesim.components.etcd.wal import WAL, recover
 from kubesim.components.etcd.watches import WatchServer
@@ -104,6 +105,7 @@ class EtcdMember(Actor):
         self.metrics = EtcdMetrics(ctx.metrics)
         self.sm = StateMachine(self.settings.quota_bytes, self.settings.max_txn_ops)
         self.members = Members(self.initial_peers)
+        self.applied_requests = AppliedRequests()
         self.watches = WatchServer(self.sm, ctx.send, self._header)
         self.wal = WAL(ctx.storage)
         self.mem = MemoryStorage()
@@ -120,7 +122,7 @@ class EtcdMember(Actor):
             self.mem,
         )
         self.applied = applied
-        self.reads = ReadIndexBatcher(self._issue_read_index)
+        self.reads = ReadIndexBatcher(self._issue_read_index, ctx.incarnation)
         ctx.call_every(self.settings.heartbeat_interval, self._tick)
         ctx.call_every(self.settings.lease_check_interval, self._revoke_expired)
         ctx.call_every(self.settings.election_timeout, self.reads.retry)
@@ -161,6 +163,7 @@ class EtcdMember(Actor):
         state = msgpack.unpackb(snap.data, raw=False)
         self.sm.restore(state["kv"])
         self.members = Members.from_wire(state["members"])
+        self.applied_requests = AppliedRequests.from_wire(state["applied_requests"])
         self.conf_state = snap.metadata.conf_state
 
     async def _serve_gateway(self, port: int) -> None:
@@ -267,7 +270,12 @@ class EtcdMember(Actor):
             return
         index = self.applied
         data = msgpack.packb(
-            {"kv": self.sm.snapshot(), "members": self.members.to_wire()}, use_bin_type=True
+            {
+                "kv": self.sm.snapshot(),
+                "members": self.members.to_wire(),
+                "applied_requests": self.applied_requests.to_wire(),
+            },
+            use_bin_type=True,
         )
         snap = self.mem.create_snapshot(index, self.conf_state, data)
         self.wal.save_snapshot(snap)
@@ -298,15 +306,16 @@ class EtcdMember(Actor):
             self._apply_conf_change(entry)
         elif entry.data:
             origin, request_id, op, req = msgpack.unpackb(entry.data, raw=False)
-            try:
-                result: Any = self.sm.apply(op, req, self.ctx.now())
-            except EtcdError as e:
-                result = e
-            if op == "lease_revoke":
-                self._revoking.discard(int(req["ID"]))
-            self._dirty_backend = True
-            if origin == self.id:
-                self._resolve(request_id, result)
+            if self.applied_requests.first_time(origin, request_id):
+                try:
+                    result: Any = self.sm.apply(op, req, self.ctx.now())
+                except EtcdError as e:
+                    result = e
+                if op == "lease_revoke":
+                    self._revoking.discard(int(req["ID"]))
+                self._dirty_backend = True
+                if origin == self.id:
+                    self._resolve(request_id, result)
         self.applied = entry.index
         self.metrics.proposals_applied.set(entry.index)
         self.watches.dispatch(self.sm.pump())
@@ -358,7 +367,7 @@ class EtcdMember(Actor):
             timer.cancel()
 
     def _new_waiter(self) -> tuple[int, asyncio.Future[Any]]:
-        request_id = next(self._request_ids)
+        request_id = sessions.request_id(self.ctx.incarnation, next(self._request_ids))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         self.metrics.proposals_pending.set(len(self._waiting))

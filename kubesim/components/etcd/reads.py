@@ -15,8 +15,9 @@ from collections.abc import Callable
 class ReadIndexBatcher:
     """Tracks waiting readers; the member feeds it read states and its applied index."""
 
-    def __init__(self, issue: Callable[[bytes], None]) -> None:
+    def __init__(self, issue: Callable[[bytes], None], incarnation: int = 0) -> None:
         self._issue = issue
+        self._prefix = incarnation.to_bytes(4, "big")  # a late answer to a previous life's request never matches
         self._ids = itertools.count(1)
         self._next: list[asyncio.Future[None]] = []
         self._inflight: tuple[bytes, list[asyncio.Future[None]]] | None = None
@@ -33,7 +34,7 @@ class ReadIndexBatcher:
         self._next = [f for f in self._next if not f.done()]
         if not self._next:
             return
-        ctx = next(self._ids).to_bytes(8, "big")
+        ctx = self._prefix + next(self._ids).to_bytes(8, "big")
         self._inflight = (ctx, self._next)
         self._next = []
         self._issue(ctx)
