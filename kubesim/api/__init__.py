@@ -7,7 +7,7 @@ Modules:
     labels      label key / value validation
     selectors   label selectors (string and LabelSelector form) and field selectors
     kinds       the registry of served kinds (discovery data)
-    defaults    per-kind defaulting, registry create/update preparation, defaulting admission
+    defaults    per-kind defaulting, registry create/update preparation
     validation  create / update validation returning field errors
     status      metav1.Status builders and the APIError exception
 """

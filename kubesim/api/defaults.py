@@ -9,8 +9,8 @@ answers with.
 
 The steps after decoding are here too: :func:`prepare_for_create` and
 :func:`prepare_for_update` (the registry strategies: status reset, generation, the Job
-selector) and the defaulting admission plugins :func:`admit_priority` and
-:func:`admit_default_toleration_seconds`.
+selector). Defaulting done by admission plugins (priority, default tolerations, LimitRange
+defaults) is in ``kubesim.components.apiserver.admission``.
 
 Everything mutates the dict passed in and returns it.
 """
@@ -33,9 +33,6 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 FINALIZER_KUBERNETES = "kubernetes"
 JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-NOT_READY_TAINT = "node.kubernetes.io/not-ready"
-UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
-DEFAULT_TOLERATION_SECONDS = 300
 MAX_INT32 = 2**31 - 1
 
 
@@ -501,38 +498,3 @@ def prepare_for_update(new: Obj, old: Obj, subresource: str = "") -> Obj:
         new.setdefault("metadata", {})["generation"] = generation
     return new
 
-
-# -- defaulting admission ------------------------------------------------------------------
-
-
-def admit_priority(pod: Obj, priority_classes: list[Obj]) -> str | None:
-    """The Priority admission plugin: resolve ``priorityClassName`` to ``priority`` and
-    ``preemptionPolicy`` (global default class, else 0). Returns an error message for an
-    unknown class (the apiserver answers 403 Forbidden with it), else None."""
-    spec = _sub(pod, "spec")
-    name = spec.get("priorityClassName")
-    if name:
-        match = next((pc for pc in priority_classes if pc["metadata"]["name"] == name), None)
-        if match is None:
-            return f"no PriorityClass with name {name} was found"
-    else:
-        defaults = [pc for pc in priority_classes if pc.get("globalDefault")]
-        match = min(defaults, key=lambda pc: pc.get("value", 0)) if defaults else None
-        if match is not None:
-            spec["priorityClassName"] = match["metadata"]["name"]
-    spec["priority"] = match.get("value", 0) if match else 0
-    spec["preemptionPolicy"] = (match.get("preemptionPolicy") if match else None) or "PreemptLowerPriority"
-    return None
-
-
-def admit_default_toleration_seconds(pod: Obj) -> Obj:
-    """DefaultTolerationSeconds: tolerate not-ready / unreachable NoExecute taints for 300 s."""
-    spec = _sub(pod, "spec")
-    tolerations = spec.get("tolerations") or []
-    for taint in (NOT_READY_TAINT, UNREACHABLE_TAINT):
-        if not any(t.get("key") in (taint, None, "") and t.get("effect") in ("NoExecute", None, "")
-                   for t in tolerations):
-            tolerations.append({"key": taint, "operator": "Exists", "effect": "NoExecute",
-                                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
-    spec["tolerations"] = tolerations
-    return pod

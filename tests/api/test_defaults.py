@@ -162,28 +162,3 @@ def test_prepare_for_create_and_update():
     defaults.prepare_for_update(st, old, subresource="status")
     assert st["spec"] == {"replicas": 1} and st["status"] == {"replicas": 2}
 
-
-def test_admission_steps():
-    p = pod()
-    assert defaults.admit_priority(p, []) is None
-    assert (p["spec"]["priority"], p["spec"]["preemptionPolicy"]) == (0, "PreemptLowerPriority")
-    classes = [{"metadata": {"name": "high"}, "value": 1000},
-               {"metadata": {"name": "def"}, "value": 10, "globalDefault": True,
-                "preemptionPolicy": "Never"}]
-    p = pod(priorityClassName="high")
-    defaults.admit_priority(p, classes)
-    assert p["spec"]["priority"] == 1000
-    p = pod()
-    defaults.admit_priority(p, classes)
-    assert (p["spec"]["priorityClassName"], p["spec"]["priority"], p["spec"]["preemptionPolicy"]) == \
-        ("def", 10, "Never")
-    assert defaults.admit_priority(pod(priorityClassName="nope"), classes) == \
-        "no PriorityClass with name nope was found"
-    p = defaults.admit_default_toleration_seconds(pod())
-    assert p["spec"]["tolerations"] == [
-        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-         "tolerationSeconds": 300},
-        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-         "tolerationSeconds": 300}]
-    tolerant = pod(tolerations=[{"operator": "Exists"}])
-    assert defaults.admit_default_toleration_seconds(tolerant)["spec"]["tolerations"] == [{"operator": "Exists"}]
