@@ -347,10 +347,11 @@ def _bad_input(r: Runner) -> None:
         {"key": key, "value": b64("1"), "ignore_value": True},
     )
     r.call("compare list not a list", "/v3/kv/txn", {"compare": {}})
-    # etcd's raft header holds a request ID whose varint is 9 or 10 bytes, depending on
-    # bit 15 of the member ID: 1,572,837 value bytes always pass, 1,572,839 always fail
+    # etcd's raft header holds a request ID (idutil: 16 bits of member ID << 48 | ms clock
+    # << 8 | counter) whose varint is 7 to 10 bytes long depending on the member ID's bits:
+    # 1,572,837 value bytes pass with the longest ID, 1,572,841 fail with the shortest
     r.call("put at the request limit", "/v3/kv/put", _put_of_size(1572837))
-    r.call("put just over the request limit", "/v3/kv/put", _put_of_size(1572839))
+    r.call("put just over the request limit", "/v3/kv/put", _put_of_size(1572841))
     r.call("put over the grpc limit", "/v3/kv/put", _put_of_size(2 * MIB))
     r.call(
         "range with a huge key is not size checked",
