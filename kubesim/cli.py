@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import signal
 import sys
 import time
 from pathlib import Path
@@ -14,11 +17,14 @@ from kubesim import __version__
 
 def _run(args: argparse.Namespace) -> int:
     from kubesim.runtime.costmodel import CostModelError
-    from kubesim.specs import SpecFileError, load_spec
+    from kubesim.specs import PingPongSpec, SpecFileError, load_spec
 
     console = Console(stderr=False)
     try:
         spec = load_spec(args.spec)
+        if not isinstance(spec, PingPongSpec):
+            raise SpecFileError(f"{args.spec}: kind: running a {spec.kind} spec is not built yet "
+                                "(`kubesim validate` prints its plan)")
         if args.runtime:
             spec.runtime.type = args.runtime
         if args.seed is not None:
@@ -34,6 +40,85 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    """Load a spec and print what it would build (a cluster's plan) without starting anything."""
+    from kubesim.cluster.spec import ClusterSpec
+    from kubesim.runner import load_cost
+    from kubesim.runtime.costmodel import CostModelError
+    from kubesim.specs import SpecFileError, load_spec
+
+    try:
+        spec = load_spec(args.spec)
+        load_cost(spec.cost_model)
+    except (SpecFileError, CostModelError) as exc:
+        print(f"kubesim: error: {exc}", file=sys.stderr)
+        return 2
+    console = Console(stderr=False)
+    if isinstance(spec, ClusterSpec):
+        from kubesim.cluster.summary import print_plan
+        from kubesim.cluster.topology import plan
+
+        print_plan(console, spec, plan(spec))
+    else:
+        console.print(f"{args.spec}: a valid {spec.kind} spec")
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    """Start a control plane on local Ray, write a kubeconfig, serve until interrupted."""
+    from kubesim.components.apiserver import certs
+    from kubesim.components.apiserver.cluster import (
+        admin_token_entry,
+        kubeconfig,
+        place_control_plane,
+        wait_ready,
+    )
+    from kubesim.runtime.ray.local import ensure_ray
+    from kubesim.runtime.ray.runtime import RayRuntime
+
+    console = Console(stderr=False)
+    signal.signal(signal.SIGTERM, _interrupt)
+    token = secrets.token_urlsafe(32)
+    ca = certs.new_ca(time.time())
+    serving = certs.new_serving_cert(ca, time.time())
+    with console.status("starting local Ray"):
+        ensure_ray()
+    # the apiservers' clock starts when the runtime starts, a moment from now
+    settings = {"port": 0, "tokens": [admin_token_entry(token)], "epoch": time.time(),
+                "tls_cert": serving.cert_pem, "tls_key": serving.key_pem}
+    runtime = RayRuntime(seed=args.seed, run_dir=args.run_dir)
+    try:
+        plane = place_control_plane(runtime, apiservers=args.apiservers, etcd_members=args.etcd,
+                                    settings=settings, load_balancer_port=args.port)
+        with console.status(f"starting etcd ({args.etcd}) and {args.apiservers} apiserver(s)"):
+            runtime.start()
+            url = runtime.run(lambda rt: wait_ready(rt, plane))
+        path = Path(args.kubeconfig).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(kubeconfig(url, token, ca.cert_pem))
+        os.chmod(path, 0o600)
+        console.print(f"kube-apiserver is running at [bold]{url}[/bold]")
+        console.print(f"kubeconfig written to {path}\n")
+        console.print(f"  export KUBECONFIG={path}\n  kubectl get namespaces\n")
+        console.print("Press Ctrl-C to stop.")
+        runtime.run(_forever)
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        runtime.close()
+    return 0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+async def _forever(_runtime: object) -> None:
+    import asyncio
+
+    await asyncio.Event().wait()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubesim", description="Simulate a whole Kubernetes cluster as actors.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the spec's runtime.seed")
     run.add_argument("--run-dir", help="where the run writes its files (default: runs/NAME-TIME)")
     run.add_argument("--hold", type=float, default=0.0, help="keep serving metrics this many seconds after the run")
+    validate = sub.add_parser("validate", help="check a spec and print the cluster it describes; starts nothing")
+    validate.add_argument("spec", help="the spec YAML file")
+    up = sub.add_parser("up", help="start etcd and kube-apiservers on local Ray and write a kubeconfig")
+    up.add_argument("--apiservers", type=int, default=1, help="apiserver replicas (default 1)")
+    up.add_argument("--etcd", type=int, default=3, help="etcd members (default 3)")
+    up.add_argument("--port", type=int, default=0,
+                    help="port of the load balancer in front of the replicas (default: any free port)")
+    up.add_argument("--kubeconfig", default="kubesim.kubeconfig", help="where to write the kubeconfig")
+    up.add_argument("--seed", type=int, default=0, help="the run's random seed")
+    up.add_argument("--run-dir", help="where the run keeps its files (default: a temporary directory)")
     return parser
 
 
@@ -52,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"kubesim {__version__}")
         return 0
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "up":
+        return _up(args)
     return _run(args)
 
 

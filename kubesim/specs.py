@@ -17,6 +17,19 @@ class SpecFileError(ValueError):
     """A spec that cannot be run: names the file, the field and why."""
 
 
+class SpecProblem(Exception):
+    """A check across fields failed: the field path (as the YAML spells it) and why.
+
+    Raised from a model validator; not a ValueError, so pydantic lets it through instead
+    of folding it into an error at the model's own location.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,7 +72,11 @@ class PingPongSpec(_Strict):
     workload: PingPongWorkload = PingPongWorkload()
 
 
-SPEC_KINDS: dict[str, type[BaseModel]] = {"PingPong": PingPongSpec}
+def spec_kinds() -> dict[str, type[BaseModel]]:
+    """Spec models by `kind`. The cluster spec builds on this module, so it is imported here."""
+    from kubesim.cluster.spec import ClusterSpec
+
+    return {"Cluster": ClusterSpec, "PingPong": PingPongSpec}
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -73,15 +90,18 @@ def parse_spec(data: Any, source: str = "<spec>") -> BaseModel:
     if not isinstance(data, dict):
         raise SpecFileError(f"{source}: (top level): expected a mapping, got {type(data).__name__}")
     kind = data.get("kind")
-    if kind not in SPEC_KINDS:
-        known = ", ".join(sorted(SPEC_KINDS))
+    kinds = spec_kinds()
+    if kind not in kinds:
+        known = ", ".join(sorted(kinds))
         raise SpecFileError(f"{source}: kind: unknown spec kind {kind!r} (known: {known})")
     try:
-        return SPEC_KINDS[kind].model_validate(data)
+        return kinds[kind].model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise SpecFileError(f"{source}: {_field(err['loc'])}: {err['msg']}{more}") from None
+    except SpecProblem as problem:
+        raise SpecFileError(f"{source}: {problem}") from None
 
 
 def load_spec(path: str | Path) -> BaseModel:
