@@ -168,6 +168,27 @@ class MetricsHandle:
     ) -> BoundMetric:
         return self._make("histogram", name, documentation, labelnames, buckets)
 
+    def exposition(self) -> bytes:
+        """This actor's samples (those carrying its constant labels) in Prometheus' text
+        format, as a component's own /metrics endpoint serves them."""
+        return generate_latest(_OwnSamples(self._registry.registry, self.const_labels))
+
+
+class _OwnSamples:
+    """A registry view keeping only the samples whose labels include `const`."""
+
+    def __init__(self, registry: CollectorRegistry, const: Mapping[str, str]) -> None:
+        self._registry = registry
+        self._const = dict(const)
+
+    def collect(self) -> Iterable[Any]:
+        for family in self._registry.collect():
+            samples = [s for s in family.samples
+                       if all(s.labels.get(k) == v for k, v in self._const.items())]
+            if samples:
+                family.samples = samples
+                yield family
+
 
 def write_file_sd(path: str | os.PathLike[str], targets: Iterable[tuple[str, Mapping[str, str]]]) -> Path:
     """Write a Prometheus file_sd JSON file: one group per (host:port, labels)."""

@@ -83,6 +83,9 @@ class Indexer:
             for key, obj in self._items.items():
                 self._file(name, key, obj)
 
+    def has_indexer(self, index_name: str) -> bool:
+        return index_name in self._indexers
+
     def by_index(self, index_name: str, value: str) -> list[Obj]:
         """Objects whose index function `index_name` yields `value`."""
         return [self._items[key] for key in sorted(self._index(index_name).get(value, ()))]

@@ -55,6 +55,12 @@ class WatchStream(Protocol):
 
     async def cancel(self) -> None: ...
 
+    async def request_progress(self) -> None:
+        """etcd 3.5's RequestProgress for this watch: once every event up to the
+        member's current revision has been sent, an empty response carrying that
+        revision follows on the stream (nothing if the watcher is still catching up)."""
+        ...
+
 
 class EtcdBackend(Protocol):
     async def range(self, req: Request) -> Response: ...

@@ -317,6 +317,18 @@ class ClientWatch:
             return None
         return await self._queue.get()
 
+    async def request_progress(self) -> None:
+        if self._closed or self._resuming:
+            return  # a resumed watch catches up by itself
+        try:
+            await self.client.ctx.call(
+                self._endpoint,
+                ["watch", "progress", self._member_watch],
+                timeout=self.client.attempt_timeout,
+            )
+        except (CallTimeout, RemoteError, EtcdError):
+            pass  # the member is gone: the periodic check moves the watch
+
     async def cancel(self) -> None:
         if self._closed:
             return

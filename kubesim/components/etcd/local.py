@@ -71,6 +71,11 @@ class LocalWatch:
     async def next(self) -> Response | None:
         return await self._queue.get()
 
+    async def request_progress(self) -> None:
+        self.member.watches.dispatch(
+            self.member.sm.hub.request_progress(self.watch_id, self.stream)
+        )
+
     async def cancel(self) -> None:
         self.member.watches.close_local(self.stream)
         self._queue.put_nowait(None)

@@ -57,7 +57,9 @@ class WatchServer:
 
     def handle(self, owner: str, args: list[Any], now: float) -> Any:
         """A remote call: ["create", req] -> created response; ["cancel", id] -> response
-        or None; ["check", id] -> the last seq sent for that watch, or -1 if it is gone."""
+        or None; ["check", id] -> the last seq sent for that watch, or -1 if it is gone;
+        ["progress", id] -> True once a progress response (if the watcher is synced) is
+        sent on the watch like an event, False if the watch is gone."""
         verb = args[0]
         stream = self._remote_stream(owner, now)
         if verb == "create":
@@ -69,6 +71,9 @@ class WatchServer:
             resp = self.sm.hub.cancel(watch_id, stream)
             self._streams[stream].seq.pop(watch_id, None)
             return None if resp is None else self._header(resp)
+        if verb == "progress":
+            self.dispatch(self.sm.hub.request_progress(watch_id, stream))
+            return self.sm.hub.has_watcher(watch_id, stream)
         if verb == "check":
             if not self.sm.hub.has_watcher(watch_id, stream):
                 return -1

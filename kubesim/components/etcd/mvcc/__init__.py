@@ -14,7 +14,8 @@ Modules:
   `check_txn(req, max_ops=128)`.
 - `lease`: `Lessor` (grant, revoke, attach/detach, and the leader's promote, demote,
   renew, expired, time_to_live).
-- `watch`: `WatchHub` (create, cancel, notify, sync, progress, progress_tick).
+- `watch`: `WatchHub` (create, cancel, notify, sync, progress, request_progress,
+  progress_tick).
 - `machine`: `StateMachine`, the facade a member uses:
 
       sm = StateMachine(quota_bytes=2 * 1024**3)

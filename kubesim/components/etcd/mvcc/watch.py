@@ -164,6 +164,16 @@ class WatchHub:
         """The answer to a WatchProgressRequest: watch_id -1, the current revision."""
         return watch_response(self.store.revision, -1)
 
+    def request_progress(self, watch_id: int, stream: int = 0) -> Outbox:
+        """etcd 3.5's ``watchStream.RequestProgress(id)``: if the watcher is synced (it has
+        been sent every event up to the current revision), an empty response for it with
+        the current revision; nothing otherwise (the caller asks again later)."""
+        w = self._watchers.get((stream, watch_id))
+        rev = self.store.revision
+        if w is None or not w.synced or rev < w.next_rev - 1:
+            return []
+        return [(w.stream, watch_response(rev, w.id))]
+
     def progress_tick(self) -> Outbox:
         """etcd's progress ticker (every 10 minutes by default): each synced watcher with
         progress_notify that got no events since the last tick gets an empty response."""

@@ -16,7 +16,7 @@ from tests.components.etcd.gateway.real_etcd import real_etcd  # noqa: F401  (a 
 @pytest.fixture
 def store_gateway() -> Iterator[str]:
     """Our gateway over `StoreBackend`, served from its own event-loop thread."""
-    from tests.components.etcd.gateway.store_backend import StoreBackend
+    from kubesim.testing.store_backend import StoreBackend
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -11,7 +11,7 @@ import aiohttp
 from kubesim.components.etcd import errors
 from kubesim.components.etcd.errors import Code, EtcdError
 from kubesim.components.etcd.gateway import serve
-from tests.components.etcd.gateway.store_backend import StoreBackend
+from kubesim.testing.store_backend import StoreBackend
 
 
 async def _with_gateway(backend: Any, body: Any) -> Any:

@@ -240,6 +240,22 @@ def test_progress():
     assert summary(sm.hub.progress_tick()) == [(0, 0, 3, []), (0, 1, 3, []), (0, 3, 3, [])]
 
 
+def test_request_progress_answers_only_a_synced_watcher():
+    sm = StateMachine()
+    put(sm, b"a")  # 2
+    put(sm, b"b")  # 3
+    sm.pump()
+    sm.hub.create({"key": b"a", "range_end": b"z"}, stream=1)  # 0: synced
+    sm.hub.create({"key": b"a", "range_end": b"z", "start_revision": 2}, stream=1)  # 1: behind
+    sm.hub.create({"key": b"a", "start_revision": 9}, stream=1)  # 2: waits for the future
+    assert summary(sm.hub.request_progress(0, stream=1)) == [(1, 0, 3, [])]
+    assert sm.hub.request_progress(1, stream=1) == []  # its events would come after
+    assert sm.hub.request_progress(2, stream=1) == []
+    assert sm.hub.request_progress(7, stream=1) == []  # no such watcher
+    sm.pump()  # catches watcher 1 up
+    assert summary(sm.hub.request_progress(1, stream=1)) == [(1, 1, 3, [])]
+
+
 def test_restore_makes_watchers_catch_up():
     leader = StateMachine()
     follower = StateMachine()

@@ -1,5 +1,6 @@
 """A test-only `EtcdBackend`: one in-process MVCC `StateMachine`, as a single-member
-etcd would serve it (always leader, writes applied at once), on wall-clock time."""
+etcd would serve it (always leader, writes applied at once); lease times are wall-clock.
+Used by the gateway tests and by the apiserver storage and watch cache unit tests."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ class StoreWatch:
 
     async def next(self) -> Response | None:
         return await self._queue.get()
+
+    async def request_progress(self) -> None:
+        for _, response in self.backend.sm.hub.request_progress(self.watch_id, self.stream):
+            self.push(self.backend._header(response))
 
     async def cancel(self) -> None:
         self.backend.sm.hub.close_stream(self.stream)
