@@ -649,11 +649,18 @@ def _lease(obj: Obj, old: Obj | None) -> Errors:
     return errs + _nonnegative_fields(spec, path, "leaseTransitions")
 
 
+# scheduling.SystemPriorityClasses: (value, globalDefault) of the classes the apiserver
+# creates itself (IsKnownSystemPriorityClass lets exactly these through)
+_SYSTEM_PRIORITY_CLASSES = {"system-node-critical": (2000001000, False),
+                            "system-cluster-critical": (2000000000, False)}
+
+
 def _priorityclass(obj: Obj, old: Obj | None) -> Errors:
     errs: Errors = []
     name = obj.get("metadata", {}).get("name", "")
     value = obj.get("value", 0)
-    if name.startswith("system-") and old is None:
+    if name.startswith("system-") and old is None and \
+            _SYSTEM_PRIORITY_CLASSES.get(name) != (value, bool(obj.get("globalDefault"))):
         errs.append(field.invalid(new_path("metadata", "name"), name,
                                   "priority class names with 'system-' prefix are reserved"))
     if value > HIGHEST_USER_PRIORITY and not name.startswith("system-"):
