@@ -1,0 +1,139 @@
+"""1,000 pods of mixed requests, priorities, tolerations, node affinity, anti-affinity and
+topology spread onto 100 nodes in 3 zones, through the scheduler actor and the in-memory
+apiserver on sim: every pod is bound exactly once, no node is ever over-committed (checked
+at every write), and every Filter of the default profile holds for every bound pod."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from kubesim.components.scheduler.framework import Framework
+from kubesim.components.scheduler.interfaces import CycleState
+from kubesim.components.scheduler.nodeinfo import PodInfo
+from kubesim.components.scheduler.resources import node_allocatable
+from kubesim.components.scheduler.snapshot import Snapshot
+
+from .helpers import node, pod
+from .test_actor import Cluster
+
+ZONE = "topology.kubernetes.io/zone"
+GPU_TAINT = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+
+
+def make_nodes() -> list[dict[str, Any]]:
+    nodes = []
+    for i in range(100):
+        labels = {ZONE: f"zone-{i % 3}", "disk": "ssd" if i % 2 else "hdd"}
+        taints = []
+        if i < 10:
+            labels["gpu"] = "true"
+            taints = [GPU_TAINT]
+        size = ("8", "32Gi") if i % 4 else ("16", "64Gi")
+        nodes.append(node(f"node-{i:03}", cpu=size[0], memory=size[1], labels=labels, taints=taints))
+    return nodes
+
+
+def make_pods(rng: random.Random) -> list[dict[str, Any]]:
+    pods = []
+    for i in range(1000):
+        cpu = rng.choice(["100m", "250m", "500m", "1"])
+        mem = rng.choice(["128Mi", "512Mi", "1Gi", "2Gi"])
+        kind = i % 10
+        extra: dict[str, Any] = {}
+        labels = {"app": f"app-{kind}"}
+        if kind == 0:    # GPU work: only on the tainted GPU nodes
+            extra = {"nodeSelector": {"gpu": "true"}, "tolerations": [{"key": "dedicated", "operator": "Equal",
+                                                                       "value": "gpu", "effect": "NoSchedule"}]}
+            cpu, mem = "250m", "512Mi"
+        elif kind == 1 and i % 20 == 1:  # one per node (50 of them, for 90 untainted nodes)
+            labels = {"app": "cache"}
+            extra = {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "cache"}}, "topologyKey": "kubernetes.io/hostname"}]}}}
+        elif kind == 2:  # evenly over zones
+            labels = {"app": "web"}
+            extra = {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": ZONE,
+                                                    "whenUnsatisfiable": "DoNotSchedule",
+                                                    "labelSelector": {"matchLabels": {"app": "web"}}}]}
+        elif kind == 3:  # SSD only
+            extra = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}]}}}}
+        pods.append(pod(f"pod-{i:04}", cpu=cpu, memory=mem, labels=labels, priority=rng.choice([0, 100, 1000]), **extra))
+    return pods
+
+
+class CapacityCheck:
+    """Observer of every apiserver write: a pod's requests count on its node from the write
+    that binds it; no node may ever hold more than its allocatable or its pod capacity."""
+
+    def __init__(self, nodes: list[dict[str, Any]]) -> None:
+        self.allocatable = {n["metadata"]["name"]: node_allocatable(n) for n in nodes}
+        self.used: dict[str, list[int]] = {name: [0, 0, 0] for name in self.allocatable}
+        self.placed: dict[str, str] = {}
+
+    def __call__(self, event: str, resource: str, obj: dict[str, Any]) -> None:
+        if resource != "pods":
+            return
+        uid, node_name = obj["metadata"]["uid"], obj["spec"].get("nodeName")
+        if not node_name or uid in self.placed:
+            assert event != "DELETED", "no pod is deleted in this test"
+            return
+        self.placed[uid] = node_name
+        pi = PodInfo(obj)
+        used, cap = self.used[node_name], self.allocatable[node_name]
+        used[0] += pi.request.milli_cpu
+        used[1] += pi.request.memory
+        used[2] += 1
+        assert used[0] <= cap.milli_cpu and used[1] <= cap.memory and used[2] <= cap.allowed_pod_number, node_name
+
+
+def test_thousand_pods_onto_hundred_nodes():
+    cluster = Cluster(seed=7)
+    nodes, pods = make_nodes(), make_pods(random.Random(7))
+    check = CapacityCheck(nodes)
+    cluster.api.observers.append(check)
+    cluster.scheduler("s0")
+    api = cluster.api
+
+    async def main():
+        for n in nodes:
+            await api.create("nodes", n)
+        for p in pods:
+            await api.create("pods", p)
+        await cluster.until(lambda: len(check.placed) == len(pods), timeout=300)
+
+    try:
+        cluster.run(main)
+        final_pods = api.objects("pods")
+        labels = {"instance": "s0", "profile": "default-scheduler"}
+        scheduled = cluster.metric("scheduler_schedule_attempts_total", result="scheduled", **labels)
+    finally:
+        cluster.close()
+
+    keys = [k for k, _ in api.bindings]
+    assert len(keys) == len(set(keys)) == 1000
+    assert scheduled == 1000
+    # The placements follow the constraints...
+    by_name = {p["metadata"]["name"]: p for p in final_pods}
+    gpu_nodes = {f"node-{i:03}" for i in range(10)}
+    assert all(by_name[f"pod-{i:04}"]["spec"]["nodeName"] in gpu_nodes for i in range(0, 1000, 10))
+    assert all(by_name[f"pod-{i:04}"]["spec"]["nodeName"] not in gpu_nodes for i in range(1000) if i % 10)
+    cache_nodes = [by_name[f"pod-{i:04}"]["spec"]["nodeName"] for i in range(1, 1000, 20)]
+    assert len(set(cache_nodes)) == len(cache_nodes) == 50
+    web_zones = [int(by_name[f"pod-{i:04}"]["spec"]["nodeName"][-3:]) % 3 for i in range(2, 1000, 10)]
+    counts = [web_zones.count(z) for z in range(3)]
+    assert max(counts) - min(counts) <= 1
+    # ...and, checked as preemption would check a node, every Filter holds for every pod.
+    fwk = Framework()
+    snap = Snapshot.from_nodes(nodes, final_pods)
+    fwk.handle.snapshot = snap
+    for p in final_pods:
+        pi = PodInfo(p)
+        state = CycleState()
+        _, status, _ = fwk.run_pre_filter(state, pi, snap.node_info_list)
+        assert status.is_success(), (p["metadata"]["name"], status)
+        ni = snap.get(p["spec"]["nodeName"]).clone()
+        ni.remove_pod(pi.key)
+        fwk.run_pre_filter_remove_pod(state, pi, pi, ni)
+        status = fwk.run_filter_plugins(state, pi, ni)
+        assert status.is_success(), (p["metadata"]["name"], status)
