@@ -1,0 +1,94 @@
+"""A kubelet's configuration: the node it registers and the KubeletConfiguration fields the
+simulation uses, with upstream defaults (kubelet/apis/config/v1beta1 defaults, v1.32).
+
+Plain data (msgpack/pickle friendly), so a cluster spec can carry one per node;
+`KubeletConfig.for_node` derives a node's address and podCIDR from its index the way a
+cluster's node IPAM would hand them out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubesim.api import quantity
+from kubesim.components.kubelet.images import SANDBOX_IMAGE
+
+#: KubeletConfiguration evictionHard defaults (memory.available<100Mi, nodefs.available<10%).
+EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%"}
+#: the capacity of a 4 vCPU / 16 GiB general-purpose VM (e.g. EC2 m5.xlarge), maxPods 110.
+DEFAULT_CAPACITY = {"cpu": "4", "ephemeral-storage": "100Gi", "hugepages-1Gi": "0",
+                    "hugepages-2Mi": "0", "memory": "16Gi", "pods": "110"}
+DEFAULT_POD_NETWORK = "10.244.0.0/16"
+DEFAULT_NODE_NETWORK = "10.0.0.0/16"
+
+
+@dataclass
+class KubeletConfig:
+    """Everything one kubelet needs to know about its node and itself."""
+
+    node_name: str
+    node_ip: str
+    pod_cidr: str = ""  # "" waits for the node IPAM controller to set spec.podCIDR
+    zone: str = ""
+    region: str = ""
+    instance_type: str = ""
+    capacity: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    kube_reserved: dict[str, str] = field(default_factory=dict)
+    system_reserved: dict[str, str] = field(default_factory=dict)
+    eviction_hard: dict[str, str] = field(default_factory=lambda: dict(EVICTION_HARD))
+    labels: dict[str, str] = field(default_factory=dict)  # --node-labels
+    taints: list[dict[str, Any]] = field(default_factory=list)  # --register-with-taints
+    static_pods: list[dict[str, Any]] = field(default_factory=list)  # the staticPodPath manifests
+    registry_images: dict[str, int] = field(default_factory=dict)  # added to the default registry
+    preloaded_images: list[str] = field(default_factory=lambda: [SANDBOX_IMAGE])
+    max_parallel_image_pulls: int = 1  # serializeImagePulls: true
+    epoch: float = 0.0  # the Unix time simulated time 0 stands for
+    kubelet_version: str = "v1.32.0"
+    container_runtime_version: str = "containerd://1.7.24"
+    os_image: str = "Ubuntu 22.04.5 LTS"
+    kernel_version: str = "5.15.0-126-generic"
+    architecture: str = "amd64"
+
+    @classmethod
+    def for_node(cls, index: int, name: str | None = None, **kwargs: Any) -> KubeletConfig:
+        """Node `index`'s config: IP index+10 of 10.0.0.0/16 and the index-th /24 of 10.244.0.0/16."""
+        node_net = ipaddress.ip_network(DEFAULT_NODE_NETWORK)
+        pods = list(ipaddress.ip_network(DEFAULT_POD_NETWORK).subnets(new_prefix=24))
+        if not 0 <= index < len(pods):
+            raise ValueError(f"node index {index} is outside the pod network")
+        kwargs.setdefault("pod_cidr", str(pods[index]))
+        return cls(node_name=name or f"node-{index}", node_ip=str(node_net.network_address + 10 + index),
+                   **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KubeletConfig:
+        return cls(**data)
+
+    def allocatable(self) -> dict[str, str]:
+        """capacity - kubeReserved - systemReserved - hard eviction thresholds
+        (pkg/kubelet/cm GetNodeAllocatableAbsolute)."""
+        out = {}
+        for name, text in self.capacity.items():
+            cap = quantity.parse(text)
+            value = cap
+            for reserved in (self.kube_reserved, self.system_reserved):
+                if name in reserved:
+                    value = value - quantity.parse(reserved[name])
+            threshold = self._eviction_threshold(name, cap)
+            if threshold is not None:
+                value = value - threshold
+            if value.sign() < 0:
+                value = quantity.Quantity(0, cap.format)
+            out[name] = str(value)
+        return out
+
+    def _eviction_threshold(self, resource: str, capacity: quantity.Quantity) -> quantity.Quantity | None:
+        signal = {"memory": "memory.available", "ephemeral-storage": "nodefs.available"}.get(resource)
+        text = self.eviction_hard.get(signal or "")
+        if text is None:
+            return None
+        if text.endswith("%"):
+            return quantity.Quantity(int(capacity.nanos * float(text[:-1]) / 100), capacity.format)
+        return quantity.parse(text)
