@@ -15,6 +15,10 @@ from typing import Any
 
 from kubesim.api import field, kinds, labels, meta, quantity, selectors, status
 from kubesim.api.field import Path, new_path
+from kubesim.api.scheduling_validation import (
+    validate_affinity,
+    validate_topology_spread_constraints,
+)
 
 Obj = dict[str, Any]
 Errors = field.ErrorList
@@ -218,6 +222,9 @@ def validate_pod_spec(spec: Obj, path: Path) -> Errors:
         errs.append(field.invalid(path.child("activeDeadlineSeconds"), deadline,
                                   "must be between 1 and 2147483647, inclusive"))
     errs.extend(labels.validate_labels(spec.get("nodeSelector"), path.child("nodeSelector")))
+    errs.extend(validate_affinity(spec.get("affinity"), path.child("affinity")))
+    errs.extend(validate_topology_spread_constraints(
+        spec.get("topologySpreadConstraints") or [], path.child("topologySpreadConstraints")))
     for i, tol in enumerate(spec.get("tolerations") or []):
         p = path.child("tolerations").index(i)
         effect = tol.get("effect") or ""

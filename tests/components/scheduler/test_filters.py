@@ -8,7 +8,7 @@ import pytest
 
 from kubesim.components.scheduler import Scheduler
 from kubesim.components.scheduler.framework import Framework
-from kubesim.components.scheduler.schedule_one import ScheduleResult
+from kubesim.components.scheduler.schedule_one import FitError, ScheduleResult
 from kubesim.components.scheduler.snapshot import Snapshot
 
 from .helpers import fit_error, node, only, pod, schedule
@@ -105,6 +105,10 @@ def test_node_affinity_operators():
     assert schedule(fwk, req({"key": "gpu", "operator": "Gt", "values": ["2"]}), snap).suggested_host == "a"
     assert schedule(fwk, req({"key": "zone", "operator": "DoesNotExist"}), snap).suggested_host == "b"
     assert schedule(fwk, req({"key": "zone", "operator": "NotIn", "values": ["z1"]}), snap).suggested_host == "b"
+    # The apiserver admits Gt with a non-integer (as upstream); the term then matches no node.
+    err = schedule(fwk, req({"key": "gpu", "operator": "Gt", "values": ["eight"]}), snap)
+    assert isinstance(err, FitError) and err.message() == (
+        "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.")
 
 
 def test_pod_topology_spread_hard_constraint():
