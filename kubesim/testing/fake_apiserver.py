@@ -50,6 +50,10 @@ from kubesim.components.apiserver.admission.default_toleration_seconds import (
 from kubesim.components.client.api import Obj
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+#: the watch cache's trigger functions (pod and node strategies' NodeNameTriggerFunc): a watch
+#: selecting one value of this field is only offered the changes of objects with that value,
+#: so thousands of kubelets' watches do not each look at every pod and node change.
+_TRIGGER_FIELDS = {"pods": ("spec.nodeName", ("spec", "nodeName")), "nodes": ("metadata.name", ("metadata", "name"))}
 _RETURNS_DELETED_OBJECT = {("", "Pod"), ("", "Service"), ("", "Namespace")}
 Observer = Callable[[str, str, Obj], None]
 
@@ -72,6 +76,7 @@ class _Watch:
     kind: Kind
     queue: asyncio.Queue[Obj | None] = field(default_factory=asyncio.Queue)
     stopped: bool = False
+    trigger: str | None = None  # the trigger field's value this watch is indexed by
 
     def matches(self, obj: Obj | None) -> bool:
         if obj is None:
@@ -132,6 +137,8 @@ class FakeAPIServer:
         self._history: list[tuple[int, str, str, Obj | None, Obj]] = []
         self._compacted = 0
         self._watches: list[_Watch] = []
+        self._plain: dict[str, list[_Watch]] = {}  # resource -> watches not indexed by a trigger
+        self._triggered: dict[tuple[str, str], list[_Watch]] = {}  # (resource, value) -> watches
         for ns in SYSTEM_NAMESPACES:
             self._commit_create("namespaces", _prepare_new(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
@@ -228,6 +235,10 @@ class FakeAPIServer:
                 if rv > since and res == gr:
                     watch.offer(event_type, old, new)
         self._watches.append(watch)
+        if watch.trigger is None:
+            self._plain.setdefault(gr, []).append(watch)
+        else:
+            self._triggered.setdefault((gr, watch.trigger), []).append(watch)
         return FakeWatchStream(self, watch)
 
     async def create(
@@ -372,7 +383,12 @@ class FakeAPIServer:
             fields = selectors.parse_field_selector(field_selector, kind.group, kind.kind)
         except selectors.SelectorError as err:
             raise status.bad_request(str(err)) from err
-        return _Watch(kind.group_resource, namespace, labels, fields, kind)
+        watch = _Watch(kind.group_resource, namespace, labels, fields, kind)
+        trigger = _TRIGGER_FIELDS.get(watch.resource)
+        if trigger is not None:
+            watch.trigger = next((r.value for r in fields.requirements
+                                  if r.field == trigger[0] and not r.negate), None)
+        return watch
 
     def _end(self, watch: _Watch) -> None:
         if not watch.stopped:
@@ -380,6 +396,9 @@ class FakeAPIServer:
             watch.queue.put_nowait(None)
         if watch in self._watches:
             self._watches.remove(watch)
+            group = self._plain.get(watch.resource, []) if watch.trigger is None else \
+                self._triggered.get((watch.resource, watch.trigger), [])
+            group.remove(watch)
 
     def _next_rv(self) -> str:
         self._rv += 1
@@ -417,11 +436,25 @@ class FakeAPIServer:
 
     def _publish(self, gr: str, event_type: str, old: Obj | None, new: Obj) -> None:
         self._history.append((self._rv, gr, event_type, old, new))
-        for watch in list(self._watches):
-            if watch.resource == gr:
-                watch.offer(event_type, old, new)
+        for watch in self._offered_to(gr, old, new):
+            watch.offer(event_type, old, new)
         for observer in list(self.observers):
             observer(event_type, gr, new)
+
+
+    def _offered_to(self, gr: str, old: Obj | None, new: Obj) -> list[_Watch]:
+        """The watches that may see a change: unindexed ones and those of its trigger values."""
+        watches = list(self._plain.get(gr, ()))
+        trigger = _TRIGGER_FIELDS.get(gr)
+        if trigger is not None:
+            values = {_field_value(obj, trigger[1]) for obj in (old, new) if obj is not None}
+            for value in sorted(values):
+                watches.extend(self._triggered.get((gr, value), ()))
+        return watches
+
+
+def _field_value(obj: Obj, path: tuple[str, str]) -> str:
+    return str((obj.get(path[0]) or {}).get(path[1]) or "")
 
 
 def _key_of(obj: Obj) -> str:

@@ -20,8 +20,13 @@ EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%"}
 #: the capacity of a 4 vCPU / 16 GiB general-purpose VM (e.g. EC2 m5.xlarge), maxPods 110.
 DEFAULT_CAPACITY = {"cpu": "4", "ephemeral-storage": "100Gi", "hugepages-1Gi": "0",
                     "hugepages-2Mi": "0", "memory": "16Gi", "pods": "110"}
+#: flannel's default pod network: 256 nodes with a /24 each.
 DEFAULT_POD_NETWORK = "10.244.0.0/16"
+#: kops' default clusterCIDR, for big clusters: 8,192 nodes with a /24 each.
+LARGE_POD_NETWORK = "100.96.0.0/11"
 DEFAULT_NODE_NETWORK = "10.0.0.0/16"
+#: kube-controller-manager --node-cidr-mask-size default for IPv4.
+NODE_CIDR_MASK_SIZE = 24
 
 
 @dataclass
@@ -52,13 +57,18 @@ class KubeletConfig:
     architecture: str = "amd64"
 
     @classmethod
-    def for_node(cls, index: int, name: str | None = None, **kwargs: Any) -> KubeletConfig:
-        """Node `index`'s config: IP index+10 of 10.0.0.0/16 and the index-th /24 of 10.244.0.0/16."""
+    def for_node(cls, index: int, name: str | None = None, *, pod_network: str = DEFAULT_POD_NETWORK,
+                 **kwargs: Any) -> KubeletConfig:
+        """Node `index`'s config: IP index+10 of 10.0.0.0/16 and the index-th /24 of
+        `pod_network` (the node IPAM controller's range allocator hands them out in order)."""
         node_net = ipaddress.ip_network(DEFAULT_NODE_NETWORK)
-        pods = list(ipaddress.ip_network(DEFAULT_POD_NETWORK).subnets(new_prefix=24))
-        if not 0 <= index < len(pods):
-            raise ValueError(f"node index {index} is outside the pod network")
-        kwargs.setdefault("pod_cidr", str(pods[index]))
+        pods = ipaddress.ip_network(pod_network)
+        count = 1 << (NODE_CIDR_MASK_SIZE - pods.prefixlen)
+        if not 0 <= index < min(count, node_net.num_addresses - 11):
+            raise ValueError(f"node index {index} is outside the pod network {pod_network}")
+        subnet = ipaddress.ip_network((int(pods.network_address) + (index << (32 - NODE_CIDR_MASK_SIZE)),
+                                       NODE_CIDR_MASK_SIZE))
+        kwargs.setdefault("pod_cidr", str(subnet))
         return cls(node_name=name or f"node-{index}", node_ip=str(node_net.network_address + 10 + index),
                    **kwargs)
 
