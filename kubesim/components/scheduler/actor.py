@@ -19,6 +19,12 @@ leads, the scheduling loop:
 
 A replica that loses its Lease stops scheduling and starts over as a fresh process would
 (kube-scheduler exits), rebuilding its cache from the informers, and runs for the Lease again.
+
+One addition to upstream: a pod whose schedulerName no profile serves is ignored by
+kube-scheduler, with no event at all, so it sits Pending without a word. The leading replica
+records one Warning event ``UnknownScheduler`` for such a pod, unless the name is in
+``known_schedulers`` (schedulers run outside this configuration); ``known_schedulers=None``
+turns this off and behaves exactly as upstream.
 """
 
 from __future__ import annotations
@@ -47,7 +53,14 @@ from kubesim.components.scheduler.podstatus import (
 from kubesim.components.scheduler.queue import BACKOFF_FLUSH_PERIOD, UNSCHEDULABLE_FLUSH_PERIOD
 from kubesim.components.scheduler.ratelimit import RateLimitedClient
 from kubesim.components.scheduler.registry import Registry, in_tree_registry
-from kubesim.components.scheduler.scheduler import Assumed, Failure, Scheduler, scheduler_name
+from kubesim.components.scheduler.scheduler import (
+    Assumed,
+    Failure,
+    Scheduler,
+    is_assigned,
+    is_terminal,
+    scheduler_name,
+)
 from kubesim.components.scheduler.status import SUCCESS, Status
 from kubesim.runtime.actor import Actor
 from kubesim.runtime.address import Address
@@ -57,6 +70,7 @@ from kubesim.runtime.errors import RuntimeErrorBase
 ClientFactory = Callable[[Context], APIClient]
 PODS, NODES, LEASES = "pods", "nodes", "leases.coordination.k8s.io"
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+REASON_UNKNOWN_SCHEDULER = "UnknownScheduler"
 #: What plugins read besides pods and nodes; these do not hold up the start.
 OBJECT_RESOURCES = ("namespaces", "services", "replicationcontrollers", "replicasets.apps",
                     "statefulsets.apps", "poddisruptionbudgets.policy")
@@ -77,12 +91,17 @@ class SchedulerActor(Actor):
     ``client_factory(ctx)`` gives the API client (today the in-memory fake; the apiserver's
     client once wired); ``config`` a :class:`SchedulerConfig` or a KubeSchedulerConfiguration
     dict; ``registry`` out-of-tree plugins, merged with the in-tree ones; ``epoch`` the Unix
-    time sim time 0 stands for (timestamps in conditions, events and the Lease).
+    time sim time 0 stands for (timestamps in conditions, events and the Lease);
+    ``known_schedulers`` the schedulerNames other schedulers serve (None: never report pods
+    asking for an unknown scheduler, as upstream).
     """
 
     def __init__(self, client_factory: ClientFactory, config: SchedulerConfig | dict[str, Any] | None = None,
-                 registry: Registry | None = None, epoch: float = 0.0) -> None:
+                 registry: Registry | None = None, epoch: float = 0.0,
+                 known_schedulers: tuple[str, ...] | list[str] | None = ()) -> None:
         self.client_factory = client_factory
+        self.known_schedulers = None if known_schedulers is None else frozenset(known_schedulers)
+        self._reported_unknown: set[str] = set()
         self.config = config if isinstance(config, SchedulerConfig) else SchedulerConfig.from_dict(config or {})
         self.registry = in_tree_registry().merged(registry) if registry else in_tree_registry()
         self.epoch = epoch
@@ -116,6 +135,9 @@ class SchedulerActor(Actor):
         self.node_informer = self.informers.informer(NODES)
         self.pod_informer.add_event_handler(EventHandler(
             self._handler("on_pod_add"), self._handler("on_pod_update"), self._handler("on_pod_delete")))
+        self.pod_informer.add_event_handler(EventHandler(
+            self._report_unknown_scheduler, lambda old, new: self._report_unknown_scheduler(new),
+            self._forget_unknown_scheduler))
         self.node_informer.add_event_handler(EventHandler(
             self._handler("on_node_add"), self._handler("on_node_update"), self._handler("on_node_delete")))
         self.object_informers = SharedInformerFactory(self.client, ctx)
@@ -191,6 +213,8 @@ class SchedulerActor(Actor):
             self.ctx.call_every(UNSCHEDULABLE_FLUSH_PERIOD, self._flush_unschedulable),
         ]
         self._loop_task = self.ctx.spawn(self._schedule_loop())
+        for pod in self.pod_informer.indexer.list():
+            self._report_unknown_scheduler(pod)
 
     def _stop_leading(self) -> None:
         """kube-scheduler exits when it loses its Lease: stop everything and come back as a
@@ -205,6 +229,7 @@ class SchedulerActor(Actor):
         for task in self._bindings.values():
             task.cancel()
         self._bindings.clear()
+        self._reported_unknown.clear()
         self.core = self._new_core()
         now = self.ctx.now()
         for node in self.node_informer.indexer.list():
@@ -223,6 +248,26 @@ class SchedulerActor(Actor):
             getattr(self._core(), method)(*(_obj(o) for o in objs), self.ctx.now())
             self._kick()
         return handle
+
+    def _report_unknown_scheduler(self, item: Obj | DeletedFinalStateUnknown) -> None:
+        """While leading: one Warning event for a pending pod no profile and no known
+        scheduler serves (a kubesim addition; see the module docstring)."""
+        pod = _obj(item)
+        if self.known_schedulers is None or not self.leading or is_assigned(pod) or is_terminal(pod):
+            return
+        name = scheduler_name(pod)
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        if self._core().responsible_for(pod) or name in self.known_schedulers or uid in self._reported_unknown:
+            return
+        self._reported_unknown.add(uid)
+        profiles = ", ".join(p.scheduler_name for p in self.config.profiles)
+        recorder = self.recorders[self.config.profiles[0].scheduler_name]
+        recorder.event(pod, "Warning", REASON_UNKNOWN_SCHEDULER,
+                       f'no scheduler serves schedulerName "{name}" (this kube-scheduler\'s profiles: '
+                       f"{profiles}); the pod stays Pending until one does")
+
+    def _forget_unknown_scheduler(self, item: Obj | DeletedFinalStateUnknown) -> None:
+        self._reported_unknown.discard((_obj(item).get("metadata") or {}).get("uid", ""))
 
     def _objects_changed(self, item: Obj | DeletedFinalStateUnknown) -> None:
         self._objects_dirty = True

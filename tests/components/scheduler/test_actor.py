@@ -230,20 +230,48 @@ def test_preemption_deletes_victims_and_nominates(cluster):
     assert cluster.metric("scheduler_preemption_attempts_total", instance="s0") == 1
 
 
-def test_unknown_scheduler_name_stays_pending(cluster):
-    cluster.scheduler("s0")
+def test_unknown_scheduler_name_stays_pending_with_one_warning_event(cluster):
+    cluster.scheduler("s0", known_schedulers=["their-scheduler"])
+    cluster.scheduler("s1", known_schedulers=["their-scheduler"])
+    api = cluster.api
+
+    async def main():
+        await api.create("pods", pod("early", schedulerName="my-custom-scheduler"))
+        await api.create("nodes", node("n1"))
+        await api.create("pods", pod("mine"))
+        await api.create("pods", pod("theirs", schedulerName="their-scheduler"))
+        await cluster.until(lambda: "mine" in bound_pods(api))
+        await api.create("pods", pod("late", schedulerName="my-custom-scheduler"))
+        await cluster.rt.sleep(30.0)
+
+    cluster.run(main)
+    for name in ("early", "late", "theirs"):
+        p = cluster.pod(name)
+        assert not p["spec"].get("nodeName") and "conditions" not in p["status"], name
+    warnings = cluster.events("UnknownScheduler")
+    # Only the leader reports, once per pod; a scheduler that is known elsewhere is not reported.
+    assert sorted(e["involvedObject"]["name"] for e in warnings) == ["early", "late"]
+    assert all(e["count"] == 1 and e["type"] == "Warning" for e in warnings)
+    assert warnings[0]["source"] == {"component": "default-scheduler"}
+    assert warnings[0]["message"] == (
+        'no scheduler serves schedulerName "my-custom-scheduler" (this kube-scheduler\'s profiles: '
+        "default-scheduler); the pod stays Pending until one does")
+    assert {e["reason"] for e in api.objects("events")} == {"UnknownScheduler", "Scheduled"}
+
+
+def test_unknown_scheduler_silent_as_upstream_when_reporting_is_off(cluster):
+    cluster.scheduler("s0", known_schedulers=None)
     api = cluster.api
 
     async def main():
         await api.create("nodes", node("n1"))
-        await api.create("pods", pod("mine"))
         await api.create("pods", pod("theirs", schedulerName="my-custom-scheduler"))
+        await api.create("pods", pod("mine"))
         await cluster.until(lambda: "mine" in bound_pods(api))
         await cluster.rt.sleep(30.0)
 
     cluster.run(main)
-    theirs = cluster.pod("theirs")
-    assert not theirs["spec"].get("nodeName") and "conditions" not in theirs["status"]
+    assert not cluster.pod("theirs")["spec"].get("nodeName")
     assert [e["involvedObject"]["name"] for e in api.objects("events")] == ["mine"]
 
 
