@@ -12,6 +12,7 @@ from kubesim.components.controllers.deployment.controller import DeploymentContr
 from kubesim.components.controllers.endpoints import EndpointsController
 from kubesim.components.controllers.endpointslice import EndpointSliceController
 from kubesim.components.controllers.garbagecollector.collector import GarbageCollector
+from kubesim.components.controllers.job.controller import JobController
 from kubesim.components.controllers.namespace import NamespaceController
 from kubesim.components.controllers.nodelifecycle.controller import (
     NodeLifecycleController,
@@ -38,6 +39,7 @@ CONTROLLERS: dict[str, Entry] = {
     "nodelifecycle": Entry(8, lambda cc, w, opts: NodeLifecycleController(cc, opts, w)),
     "taint-eviction-controller": Entry(8, lambda cc, w, _: TaintEvictionController(cc, w)),
     "daemonset": Entry(2, lambda cc, w, _: DaemonSetController(cc, w)),
+    "job": Entry(5, lambda cc, w, _: JobController(cc, w)),
     "pod-garbage-collector": Entry(0, lambda cc, w, _: PodGCController(cc)),
     "namespace": Entry(10, lambda cc, w, _: NamespaceController(cc, w)),
     "garbagecollector": Entry(20, lambda cc, w, _: GarbageCollector(cc, w)),
