@@ -21,6 +21,7 @@ from kubesim.components.controllers.nodelifecycle.controller import (
 from kubesim.components.controllers.nodelifecycle.taint_eviction import TaintEvictionController
 from kubesim.components.controllers.podgc import PodGCController
 from kubesim.components.controllers.replicaset import ReplicaSetController
+from kubesim.components.controllers.resourcequota import ResourceQuotaController
 
 Builder = Callable[[ControllerContext, int, NodeLifecycleOptions], Controller]
 
@@ -43,6 +44,7 @@ CONTROLLERS: dict[str, Entry] = {
     "pod-garbage-collector": Entry(0, lambda cc, w, _: PodGCController(cc)),
     "namespace": Entry(10, lambda cc, w, _: NamespaceController(cc, w)),
     "garbagecollector": Entry(20, lambda cc, w, _: GarbageCollector(cc, w)),
+    "resourcequota": Entry(5, lambda cc, w, _: ResourceQuotaController(cc, w)),
 }
 
 
