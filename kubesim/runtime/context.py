@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kubesim.runtime.address import Address, Machine, as_wire
 from kubesim.runtime.envelope import Envelope, Kind
@@ -16,6 +16,8 @@ from kubesim.runtime.storage import Storage
 if TYPE_CHECKING:
     from kubesim.runtime.costmodel import CostModel
     from kubesim.runtime.host import ActorHost, Slot
+
+T = TypeVar("T")
 
 
 class Timer:
@@ -83,6 +85,7 @@ class Context:
         self.cost = cost
         self._wire = str(self.address)
         self._next_corr = slot.incarnation << 40
+        self.routes: dict[str, Callable[[Address, list[Any]], None]] = {}
 
     # time -----------------------------------------------------------------
     def now(self) -> float:
@@ -112,6 +115,18 @@ class Context:
         timer._arm(delay)
         return timer
 
+    def host_shared(self, key: Hashable, factory: Callable[[], T]) -> T:
+        """The object the actors of this actor's host group (`ActorSpec.host`; an actor
+        without one is a group of its own) share under `key`, made by `factory` on first
+        use. For immutable snapshots many logical actors in one process read (kube-proxy's
+        view of Services), not for messages: the group lives in one process on every
+        runtime, and the object outlives the actor that made it."""
+        group = self._slot.spec.host or self._wire
+        shared = self._host.shared
+        if (group, key) not in shared:
+            shared[(group, key)] = factory()
+        return shared[(group, key)]  # type: ignore[no-any-return]
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a coroutine as a task owned by this actor (cancelled if it stops or crashes)."""
         return self._host.start_task(self._slot, coro)
@@ -138,6 +153,16 @@ class Context:
             raise CallTimeout(f"{self.address} -> {to}: no reply within {limit:g}s") from None
         finally:
             self._slot.pending.pop(corr, None)
+
+    def route(self, tag: str, handler: Callable[[Address, list[Any]], None]) -> None:
+        """Hand messages `[tag, ...]` sent (not called) to this actor to `handler(sender,
+        message)` instead of `receive`, so a library the actor owns (an API client's watch
+        streams) takes its own messages without the actor forwarding them. One handler per
+        tag; a restarted actor starts with none."""
+        current = self.routes.get(tag)
+        if current is not None and current != handler:
+            raise ValueError(f"{self.address}: messages tagged {tag!r} already have a handler")
+        self.routes[tag] = handler
 
     def gather(self, *aws: Awaitable[Any]) -> Awaitable[list[Any]]:
         """`asyncio.gather` with exceptions returned as values (a convenience for fan-out calls)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +85,8 @@ class ActorHost:
         self.real_fsync = real_fsync
         self.disk_slowdown = disk_slowdown
         self.slots: dict[str, Slot] = {}
+        #: objects shared by the actors of one host group (`Context.host_shared`)
+        self.shared: dict[tuple[str, Hashable], Any] = {}
         self.errors: list[tuple[str, BaseException]] = []
         runtime = metrics.handle({"host": name})
         self.m_received = runtime.counter(
@@ -271,7 +273,9 @@ class ActorHost:
                 else:
                     future.set_exception(RemoteError(*env.payload))
             return
-        assert slot.actor is not None
+        assert slot.actor is not None and slot.ctx is not None
+        if slot.ctx.routes and env.kind is Kind.SEND and self._routed(slot, env):
+            return
         try:
             result = slot.actor.receive(Address.parse(env.src), env.payload)
         except Exception as exc:
@@ -284,6 +288,21 @@ class ActorHost:
             self.start_task(slot, self._finish(slot, env, result))
         elif env.kind is Kind.CALL:
             self.transmit(Envelope(Kind.REPLY, env.dst, env.src, env.corr, result))
+
+    def _routed(self, slot: Slot, env: Envelope) -> bool:
+        """Deliver a sent message to the handler its tag is routed to (`Context.route`)."""
+        message = env.payload
+        if not (isinstance(message, list) and message and isinstance(message[0], str)):
+            return False
+        assert slot.ctx is not None
+        handler = slot.ctx.routes.get(message[0])
+        if handler is None:
+            return False
+        try:
+            handler(Address.parse(env.src), message)
+        except Exception as exc:
+            self.record_error(slot, exc)
+        return True
 
     async def _finish(self, slot: Slot, env: Envelope, pending: Any) -> None:
         try:

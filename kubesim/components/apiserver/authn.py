@@ -6,6 +6,12 @@ The file is CSV: `token,user,uid,"group1,group2"`. Every authenticated user also
 are refused with 401, except to the health endpoints, which kube-apiserver 1.32 lets
 through with an AuthenticationConfiguration `anonymous.conditions` list of /healthz,
 /livez and /readyz (feature AnonymousAuthConfigurableEndpoints, beta and on in 1.32).
+
+In-cluster components (scheduler, controller manager, kubelets) authenticate with x509
+client certificates signed by the cluster CA, as kubeadm sets them up. On the message fast
+path the certificate is modelled by the identity it carries, `client_cert` =
+{"user": CN, "groups": [O, ...]} (x509 CommonNameUserConversion); the HTTP facade never
+sets it, so over HTTP only bearer tokens count.
 """
 
 from __future__ import annotations
@@ -73,10 +79,19 @@ class TokenAuthenticator:
             for t in tokens
         )
 
-    def authenticate(self, token: str | None, path: str) -> UserInfo:
+    def authenticate(self, token: str | None, path: str,
+                     client_cert: Mapping[str, object] | None = None) -> UserInfo:
         """The user of a request; raises the 401 Unauthorized Status for a missing or
         unknown token (an unknown token is refused even on the anonymous paths, as
-        kube-apiserver does: a presented credential that fails is not anonymous)."""
+        kube-apiserver does: a presented credential that fails is not anonymous). A
+        client certificate is tried first, as the x509 authenticator comes first in the
+        union."""
+        if client_cert:
+            name = str(client_cert.get("user") or "")
+            if not name:  # x509: "common name of user/client certificate is empty"
+                raise status.unauthorized()
+            groups = tuple(str(g) for g in client_cert.get("groups") or ())  # type: ignore[attr-defined]
+            return UserInfo(name=name, groups=(*groups, ALL_AUTHENTICATED))
         if token:
             user = self._users.get(token)
             if user is not None:

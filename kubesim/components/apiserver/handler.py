@@ -10,7 +10,9 @@ with rest/requestinfo.py) or as an actor message (the in-process fast path):
     {"verb", "path", "group", "version", "resource", "subresource", "namespace", "name",
      "resource_request": bool, "query": {name: value}, "token": bearer token or None,
      "accept": Accept header, "content_type": Content-Type header,
-     "body": raw bytes, or "object": an already decoded JSON value (fast path)}
+     "body": raw bytes, or "object": an already decoded JSON value (fast path),
+     "client_cert": {"user", "groups"} (fast path only: see authn.py),
+     "user_agent": the User-Agent header}
 
 The answer is a `Response` (code, body: a JSON value or text, headers) or, for a watch,
 a `WatchResponse` whose `next()` gives one WatchEvent dict at a time. Every failure is a
@@ -176,7 +178,8 @@ class RequestHandler:
     # ------------------------------------------------------------------ entry
     async def serve(self, req: Mapping[str, Any]) -> Response | WatchResponse:
         try:
-            user = self.authn.authenticate(req.get("token"), req.get("path", ""))
+            user = self.authn.authenticate(req.get("token"), req.get("path", ""),
+                                           req.get("client_cert"))
         except status.APIError as err:
             return error_response(err)
         if not req.get("resource_request"):

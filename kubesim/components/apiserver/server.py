@@ -9,8 +9,12 @@ Messages (all msgpack-encodable):
     ["request", req] -> a Response dict {"code", "body", "headers"} (see handler.py for
         `req`); a watch answers {"code": 200, "watch_id": id, "headers"} and then sends
         ["watch_events", id, seq, [event, ...]] messages to the caller, ending with
-        ["watch_end", id]
+        ["watch_end", id, last seq]
     ["watch_stop", id]    the caller no longer wants watch `id`
+    ["watch_check", [id, ...]] -> for each id, how many event messages the watch has sent,
+        or -1 if this replica does not serve it (ended, or served by an earlier
+        incarnation): the client's connection health check (an HTTP/2 PING in client-go),
+        which also reveals a lost message. Watch ids are unique across incarnations.
     ["port"]              the HTTP port (None when not serving HTTP)
     ["ready"]             whether /readyz passes
 
@@ -170,12 +174,13 @@ class ApiServer(Actor):
         self.started = False
         self.http_port: int | None = None
         self._watches: dict[int, WatchResponse] = {}
-        self._watch_ids = itertools.count(1)
+        self._watch_sent: dict[int, int] = {}  # watch id -> event messages sent
 
     # ------------------------------------------------------------------ start
     def on_start(self) -> Any:
         ctx = self.ctx
         s = self.settings = ApiServerSettings.from_cost(ctx.cost, **self.settings_overrides)
+        self._watch_ids = itertools.count((ctx.incarnation << 32) + 1)
         if not s.etcd_servers:
             raise ValueError("an apiserver needs --etcd-servers")
         self.metrics = ApiserverMetrics(ctx.metrics)
@@ -343,6 +348,8 @@ class ApiServer(Actor):
             if watch is not None:
                 watch.stop()
             return None
+        if kind == "watch_check":
+            return [self._watch_sent.get(int(i), -1) for i in message[1]]
         if kind == "port":
             return self.http_port
         if kind == "ready":
@@ -363,13 +370,16 @@ class ApiServer(Actor):
 
     async def _pump(self, to: str, watch_id: int, watch: WatchResponse) -> None:
         seq = 0
+        self._watch_sent[watch_id] = 0
         try:
             while (event := await watch.next()) is not None:
                 seq += 1
+                self._watch_sent[watch_id] = seq
                 self.ctx.send(to, ["watch_events", watch_id, seq, [event]])
         finally:
             self._watches.pop(watch_id, None)
-            self.ctx.send(to, ["watch_end", watch_id])
+            self._watch_sent.pop(watch_id, None)
+            self.ctx.send(to, ["watch_end", watch_id, seq])
 
     def on_stop(self) -> None:
         for watch in list(self._watches.values()):

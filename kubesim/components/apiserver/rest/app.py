@@ -86,6 +86,7 @@ class Facade:
         req["token"] = _token(request)
         req["accept"] = request.headers.get("Accept", "")
         req["content_type"] = request.headers.get("Content-Type", "")
+        req["user_agent"] = request.headers.get("User-Agent", "")
         if request.can_read_body:
             req["body"] = await _read_body(request, self.handler.settings.max_request_body_bytes)
         result = await self.handler.serve(req)
