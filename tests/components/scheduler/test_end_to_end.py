@@ -1,7 +1,9 @@
 """1,000 pods of mixed requests, priorities, tolerations, node affinity, anti-affinity and
 topology spread onto 100 nodes in 3 zones, through the scheduler actor and the in-memory
-apiserver on sim: every pod is bound exactly once, no node is ever over-committed (checked
-at every write), and every Filter of the default profile holds for every bound pod."""
+apiserver on sim: every pod is placed where the plugin chain says (checked at every
+decision by the ChainOracle, with the cache replayed), bound exactly once, no node is ever
+over-committed (checked at every write), and every Filter of the default profile holds for
+every bound pod at the end."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from kubesim.components.scheduler.resources import node_allocatable
 from kubesim.components.scheduler.snapshot import Snapshot
 
 from .helpers import node, pod
+from .oracle import ChainOracle
 from .test_actor import Cluster
 
 ZONE = "topology.kubernetes.io/zone"
@@ -29,6 +32,8 @@ def make_nodes() -> list[dict[str, Any]]:
         if i < 10:
             labels["gpu"] = "true"
             taints = [GPU_TAINT]
+        elif i % 7 == 0:
+            taints = [{"key": "spot", "value": "true", "effect": "PreferNoSchedule"}]
         size = ("8", "32Gi") if i % 4 else ("16", "64Gi")
         nodes.append(node(f"node-{i:03}", cpu=size[0], memory=size[1], labels=labels, taints=taints))
     return nodes
@@ -58,6 +63,14 @@ def make_pods(rng: random.Random) -> list[dict[str, Any]]:
         elif kind == 3:  # SSD only
             extra = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}]}}}}
+        elif kind == 4:  # rather zone-0, rather near app-5 pods
+            extra = {"affinity": {
+                "nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 50, "preference": {"matchExpressions": [{"key": ZONE, "operator": "In",
+                                                                        "values": ["zone-0"]}]}}]},
+                "podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 20, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "app-5"}},
+                                                       "topologyKey": "kubernetes.io/hostname"}}]}}}
         pods.append(pod(f"pod-{i:04}", cpu=cpu, memory=mem, labels=labels, priority=rng.choice([0, 100, 1000]), **extra))
     return pods
 
@@ -92,7 +105,9 @@ def test_thousand_pods_onto_hundred_nodes():
     nodes, pods = make_nodes(), make_pods(random.Random(7))
     check = CapacityCheck(nodes)
     cluster.api.observers.append(check)
-    cluster.scheduler("s0")
+    oracle = ChainOracle(track_pods=True)
+    config = {"profiles": [{"schedulerName": "default-scheduler", "plugins": oracle.profile_plugins()}]}
+    cluster.scheduler("s0", config=config, registry=oracle.registry())
     api = cluster.api
 
     async def main():
@@ -113,6 +128,8 @@ def test_thousand_pods_onto_hundred_nodes():
     keys = [k for k, _ in api.bindings]
     assert len(keys) == len(set(keys)) == 1000
     assert scheduled == 1000
+    assert oracle.errors == []
+    assert oracle.checked == 1000 and oracle.scored > 800
     # The placements follow the constraints...
     by_name = {p["metadata"]["name"]: p for p in final_pods}
     gpu_nodes = {f"node-{i:03}" for i in range(10)}
