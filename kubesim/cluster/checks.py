@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 Problem = tuple[str, str]
 MAX_ELECTION_MS = 50_000  # etcd embed/config.go maxElectionMs
+MACHINE_FAULTS = ("crashMachine", "restartMachine", "partition", "slowDisk")
 
 
 def problems(spec: ClusterSpec) -> Iterator[Problem]:
@@ -259,9 +260,9 @@ def _targets(spec: ClusterSpec, cluster: Plan, path: str, fault: Fault) -> Itera
     for j, machine in enumerate(machines):
         if not cluster.has_machine(machine):
             yield f"{path}.machines[{j}]", f"no machine named {machine!r} (machines: {_machine_ranges(cluster)})"
+    if fault.type in MACHINE_FAULTS:
+        yield from _machine_targets(spec, path, fault)
     if fault.type == "partition":
-        if (fault.zones is None) == (fault.machines is None):
-            yield path, "a partition cuts off either zones or machines: set exactly one"
         if fault.zones is not None:
             yield from _known_zones(spec, f"{path}.zones", fault.zones)
             if set(spec.zones) <= set(fault.zones):
@@ -283,6 +284,18 @@ def _targets(spec: ClusterSpec, cluster: Plan, path: str, fault: Fault) -> Itera
                   and (fault.zones is None or n.zone in fault.zones)]
         if not chosen:
             yield path, "selects no worker node (check pools and zones)"
+
+
+def _machine_targets(spec: ClusterSpec, path: str, fault: Fault) -> Iterator[Problem]:
+    """Exactly one way to pick the machines (a partition may pick zones instead)."""
+    given = [key for key, value in (("machines", fault.machines), ("etcdMachines", fault.etcd_machines),
+                                    ("zones", getattr(fault, "zones", None))) if value is not None]
+    options = "zones, machines or etcdMachines" if fault.type == "partition" else "machines or etcdMachines"
+    if len(given) != 1:
+        yield path, f"names its targets one way: set exactly one of {options}"
+    members = spec.control_plane.etcd_members()
+    if fault.etcd_machines is not None and fault.etcd_machines > members:
+        yield f"{path}.etcdMachines", f"must be <= the number of etcd members ({members}), got {fault.etcd_machines}"
 
 
 def _machine_ranges(cluster: Plan) -> str:

@@ -6,6 +6,11 @@ Each fault has a name, a trigger (`at`: simulated time after the cluster is read
 - `crashMachine`: every actor on the machines dies at once, losing unsynced writes (in
   `stacked` that is an etcd member, an apiserver, a scheduler, a controller manager and
   a kubelet); `restartAfter` brings the machines back.
+
+Machine faults name their `machines`, or `etcdMachines: N`: the machines that run N etcd
+members, the current leader's first, then the others in member order (chosen when the
+fault fires). The same fault then means the same thing in both topologies: `cp-N` run
+the members when stacked, `etcd-N` when external.
 - `restartMachine`: a clean reboot: graceful stop, down for `downFor`, start.
 - `partition`: cut `zones` or `machines` off from the rest of the cluster; `healAfter`.
 - `slowDisk`: multiply the fsync latency (`disk.fsync` in the cost model) of `machines`
@@ -47,9 +52,15 @@ class _Fault(CamelModel):
     on: FaultEvent | None = None
 
 
-class CrashMachine(_Fault):
+class _MachineFault(_Fault):
+    """A fault on machines: named (`machines`) or those of N etcd members (`etcdMachines`)."""
+
+    machines: Targets | None = None
+    etcd_machines: Annotated[int, Field(ge=1)] | None = None
+
+
+class CrashMachine(_MachineFault):
     type: Literal["crashMachine"]
-    machines: Targets
     restart_after: PositiveDuration | None = None
 
     def ends(self) -> bool:
@@ -57,28 +68,25 @@ class CrashMachine(_Fault):
         return self.restart_after is not None
 
 
-class RestartMachine(_Fault):
+class RestartMachine(_MachineFault):
     type: Literal["restartMachine"]
-    machines: Targets
     down_for: NonNegativeDuration = 0.0
 
     def ends(self) -> bool:
         return True
 
 
-class Partition(_Fault):
+class Partition(_MachineFault):
     type: Literal["partition"]
     zones: Annotated[list[Zone], Field(min_length=1)] | None = None
-    machines: Targets | None = None
     heal_after: PositiveDuration | None = None
 
     def ends(self) -> bool:
         return self.heal_after is not None
 
 
-class SlowDisk(_Fault):
+class SlowDisk(_MachineFault):
     type: Literal["slowDisk"]
-    machines: Targets
     fsync_factor: Annotated[float, Field(gt=1)]
     duration: PositiveDuration | None = None
 

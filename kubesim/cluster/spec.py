@@ -120,6 +120,20 @@ class NodePool(CamelModel):
         return field_errors(api_labels.validate_labels(value, field.new_path("labels")), value)
 
 
+class Probe(CamelModel):
+    """The load prober: clients writing and reading through the load balancer at a steady
+    rate while the faults run, from which the report's availability figures come.
+
+    Each write is a merge PATCH of one ConfigMap, each read a GET of it (a quorum read
+    from etcd, as `kubectl get` does). A request that gets no 2xx answer within `timeout`
+    counts as failed in the second it was sent.
+    """
+
+    writes_per_second: Annotated[float, Field(gt=0, le=1000)] = 10.0
+    reads_per_second: Annotated[float, Field(ge=0, le=1000)] = 10.0
+    timeout: PositiveDuration = 10.0
+
+
 class ClusterBatchSettings(BatchSettings):
     model_config = ConfigDict(alias_generator=to_camel)
 
@@ -150,6 +164,10 @@ class ClusterSpec(CamelModel):
     kube_proxy: KubeProxySettings = KubeProxySettings()
     node_pools: list[NodePool] = []
     faults: list[Fault] = []
+    # how long `kubesim run` watches the cluster once it is ready (default: until a
+    # minute after the last timed fault, or a minute with no faults)
+    duration: PositiveDuration | None = None
+    probe: Probe = Probe()
     runtime: ClusterRuntimeSettings = ClusterRuntimeSettings()
     cost_model: CostSettings = CostSettings()
 
@@ -159,6 +177,13 @@ class ClusterSpec(CamelModel):
         if problem is not None:
             raise SpecProblem(*problem)
         return self
+
+    def run_duration(self) -> float:
+        """Seconds the run lasts after the cluster is ready."""
+        if self.duration is not None:
+            return self.duration
+        ends = [f.at + _undo_time(f) for f in self.faults if f.at is not None]
+        return max(ends, default=0.0) + 60.0
 
     def control_plane_zones(self) -> list[str]:
         return self.control_plane.zones or self.zones
@@ -171,3 +196,12 @@ class ClusterSpec(CamelModel):
     def pool_zones(self, pool: NodePool) -> list[str]:
         return pool.zones or self.zones
 
+
+
+def _undo_time(fault: Fault) -> float:
+    """How long after it fires a timed fault undoes itself (0 when it never does)."""
+    for attr in ("restart_after", "down_for", "heal_after", "duration"):
+        value = getattr(fault, attr, None)
+        if value is not None:
+            return float(value)
+    return 0.0

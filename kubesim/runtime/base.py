@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,6 +76,10 @@ class Runtime(ABC):
     @abstractmethod
     async def write_targets(self, path: str | Path | None = None) -> Path:
         """Write the Prometheus file_sd file listing every metrics endpoint of the run."""
+
+    async def metric_samples(self, names: Sequence[str]) -> list[tuple[str, dict[str, str], float]]:
+        """Current samples (name, labels, value) of the named metric families on every host."""
+        raise NotImplementedError(f"{type(self).__name__} does not read metrics")
 
     @abstractmethod
     def close(self) -> None:

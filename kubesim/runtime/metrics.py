@@ -66,6 +66,18 @@ class MetricsRegistry:
         """The registry in Prometheus' text format, as /metrics serves it."""
         return generate_latest(self.registry)
 
+    def samples(self, names: Iterable[str]) -> list[tuple[str, dict[str, str], float]]:
+        """The current samples (name, labels, value) of the families called `names` (as
+        created, e.g. a counter without its `_total`); unknown names give nothing."""
+        out = []
+        for name in names:
+            family = self._families.get(name)
+            if family is None:
+                continue
+            for metric in family[2].collect():
+                out += [(s.name, dict(s.labels), float(s.value)) for s in metric.samples]
+        return out
+
     def serve(self, port: int = 0) -> int:
         """Expose /metrics over HTTP on 127.0.0.1; returns the bound port."""
         if self._server is None:

@@ -195,6 +195,10 @@ class HostActorImpl:
             "errors": [f"{where}: {exc!r}" for where, exc in self.host.errors],
         }
 
+    async def samples(self, names: list[str]) -> list[tuple[str, dict[str, str], float]]:
+        await self._ready
+        return self.metrics.samples(names)
+
     async def shutdown(self) -> None:
         await self._ready
         for key, slot in list(self.host.slots.items()):

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -185,6 +185,10 @@ class RayRuntime(Runtime):
     async def host_info(self) -> dict[str, dict[str, Any]]:
         infos = await asyncio.gather(*(h.info.remote() for h in self.hosts.values()))
         return {info["name"]: info for info in infos}
+
+    async def metric_samples(self, names: Sequence[str]) -> list[tuple[str, dict[str, str], float]]:
+        parts = await asyncio.gather(*(h.samples.remote(list(names)) for h in self.hosts.values()))
+        return [sample for part in parts for sample in part]
 
     async def write_targets(self, path: str | Path | None = None) -> Path:
         """Write the Prometheus file_sd targets of every host actor's /metrics endpoint."""

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -190,6 +190,9 @@ class SimRuntime(Runtime):
         port = self.metrics.serve(0)
         target = Path(path) if path else self.run_dir / "prometheus" / "targets.json"
         return write_file_sd(target, [(f"127.0.0.1:{port}", {"job": "kubesim", "kubesim_host": "sim"})])
+
+    async def metric_samples(self, names: Sequence[str]) -> list[tuple[str, dict[str, str], float]]:
+        return self.metrics.samples(names)
 
     def trace_hash(self) -> str:
         return self.trace.hexdigest()

@@ -1,0 +1,129 @@
+"""Building a cluster plan's control plane on a runtime, and waiting until it serves.
+
+`place(runtime, spec, plan)` adds the plan's machines and spawns what runs on them, as
+kubeadm lays it out: an etcd member on each control-plane machine (stacked) or on the
+etcd machines (external), a kube-apiserver on each of the first `apiservers`
+control-plane machines, and the load prober on the load balancer's machine (the clients
+coming through the LB). `wait_ready` is the driver side of bootstrap: an etcd leader,
+then every apiserver ready (etcd reachable, watch caches synced, system namespaces
+created by their bootstrap controller).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubesim.cluster import names
+from kubesim.cluster.prober import LoadProber
+from kubesim.cluster.spec import ClusterSpec
+from kubesim.cluster.topology import Plan
+from kubesim.components.apiserver.cluster import admin_token_entry
+from kubesim.components.apiserver.server import ApiServer
+from kubesim.components.etcd.cluster import member_spec
+from kubesim.runtime.actor import ActorSpec
+from kubesim.runtime.address import Address
+from kubesim.runtime.base import Runtime
+from kubesim.runtime.seeding import stream
+
+PROBER = Address("load-prober", names.LOAD_BALANCER_MACHINE)
+STATUS_TIMEOUT = 0.25  # a status request to an etcd member (driver side)
+
+
+@dataclass
+class Placed:
+    """What `place` put on the runtime: actor addresses by role, and where each runs."""
+
+    etcd: list[str]
+    apiservers: list[str]
+    prober: str
+    machine_of: dict[str, str] = field(default_factory=dict)
+    member_ids: dict[int, str] = field(default_factory=dict)  # etcd member id -> address
+
+    def etcd_machines(self) -> list[str]:
+        return [self.machine_of[a] for a in self.etcd]
+
+
+def admin_token(seed: int) -> str:
+    """The cluster admin's bearer token, derived from the run's seed."""
+    return stream(seed, "admin-token").randbytes(24).hex()
+
+
+def apiserver_settings(spec: ClusterSpec, etcd: list[str], token: str) -> dict[str, Any]:
+    """ApiServerSettings overrides from the spec's kube-apiserver flags."""
+    flags = spec.apiserver
+    settings: dict[str, Any] = {"etcd_servers": etcd, "tokens": [admin_token_entry(token)],
+                                "enable_priority_and_fairness": flags.enable_priority_and_fairness}
+    for key in ("max_requests_inflight", "max_mutating_requests_inflight", "default_watch_cache_size",
+                "request_timeout", "min_request_timeout"):
+        value = getattr(flags, key)
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
+    """Add the control plane's machines and spawn its actors (before `runtime.run`)."""
+    for planned in plan.machines:
+        if planned.machine.role != names.ROLE_WORKER:
+            runtime.add_machine(planned.machine)
+    token = admin_token(spec.runtime.seed)
+    etcd = [a for a in plan.actors_of(names.ETCD)]
+    member_settings = spec.etcd.member_settings()
+    peers = dict(plan.etcd_peers)
+    placed = Placed(etcd=[str(a.address) for a in etcd], apiservers=[], prober=str(PROBER))
+    for i, actor in enumerate(etcd):
+        runtime.spawn(member_spec(i, peers, member_settings, machine=actor.machine))
+        placed.machine_of[str(actor.address)] = actor.machine
+    placed.member_ids = {int(k): v for k, v in peers.items()}
+    settings = apiserver_settings(spec, placed.etcd, token)
+    for actor in plan.actors_of(names.APISERVER):
+        runtime.spawn(ActorSpec(address=actor.address, factory=ApiServer, machine=actor.machine,
+                                kwargs={"settings": settings},
+                                metric_labels={"instance": actor.address.name, "job": "apiserver"}))
+        placed.apiservers.append(str(actor.address))
+        placed.machine_of[str(actor.address)] = actor.machine
+    check = spec.load_balancer.health_check
+    runtime.spawn(ActorSpec(
+        address=PROBER, factory=LoadProber, machine=names.LOAD_BALANCER_MACHINE,
+        kwargs={"apiservers": placed.apiservers, "token": token,
+                "writes_per_second": spec.probe.writes_per_second,
+                "reads_per_second": spec.probe.reads_per_second, "timeout": spec.probe.timeout,
+                "check_path": check.path, "check_interval": check.interval,
+                "rise": check.rise, "fall": check.fall},
+        metric_labels={"instance": PROBER.name, "job": "load-prober"}))
+    placed.machine_of[str(PROBER)] = names.LOAD_BALANCER_MACHINE
+    return placed
+
+
+async def etcd_leader(runtime: Runtime, placed: Placed) -> str | None:
+    """The address of the member most live members name as leader (None: no leader)."""
+    answers = await asyncio.gather(*(runtime.ask(m, ["kv", "status", {}], timeout=STATUS_TIMEOUT)
+                                     for m in placed.etcd), return_exceptions=True)
+    votes: dict[str, int] = {}
+    for answer in answers:
+        if isinstance(answer, BaseException) or answer[0] != "ok":
+            continue
+        lead = int(answer[1].get("leader") or 0)
+        if lead in placed.member_ids:
+            address = placed.member_ids[lead]
+            votes[address] = votes.get(address, 0) + 1
+    if not votes:
+        return None
+    return max(sorted(votes), key=lambda a: votes[a])
+
+
+async def wait_ready(runtime: Runtime, placed: Placed, timeout: float = 300.0) -> None:
+    """Bootstrap: an etcd leader, then every apiserver ready."""
+
+    async def has_leader() -> bool:
+        return await etcd_leader(runtime, placed) is not None
+
+    async def apiservers_ready() -> bool:
+        answers = await asyncio.gather(*(runtime.ask(a, ["ready"], timeout=5.0) for a in placed.apiservers),
+                                       return_exceptions=True)
+        return all(a is True for a in answers)
+
+    await runtime.wait_until(has_leader, timeout, poll=0.1)
+    await runtime.wait_until(apiservers_ready, timeout, poll=0.2)
