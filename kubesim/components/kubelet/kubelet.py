@@ -16,14 +16,30 @@ It does the kubelet's I/O through an `APIClient` (kubernetes/pkg/kubelet, v1.32)
 The sync loop's agenda needs one timer; lease renewal and node status share another.
 
 Spawn it with ``metric_labels={"node": <name>}`` so every kubelet metric carries the node.
-A restart of the actor stands for a node reboot: the modelled runtime (containers, image
-cache) is in the actor's memory, so pods start again from scratch.
+
+Node faults (what a fault executor calls; every op is a message, so they work on every
+runtime, and `ask` returns once the fault is in place):
+- ``{"op": "stop_kubelet"}`` stops the kubelet service (``systemctl stop kubelet``): no more
+  Lease renewals, node status, watches or pod syncs, so the node controller marks the node
+  NotReady after its grace period and evicts the pods after their tolerationSeconds. The
+  container runtime keeps running the pods' containers.
+  ``{"op": "start_kubelet"}`` starts it again with empty memory: it registers (adopting its
+  Node), lists its pods, finds their sandboxes and containers in the runtime and goes on
+  with them (containers that exited meanwhile are restarted per restartPolicy); pods deleted
+  while it was down are killed.
+- ``{"op": "network_down"}`` / ``{"op": "network_up"}`` cut the node off the control plane
+  (`network.NetworkLink`): every request fails, watches end; the kubelet keeps running its
+  pods (probes, restarts) and catches up through its informers once the link is back.
+- A runtime-level restart of the actor (`Runtime.restart_actor`) is a node reboot: the
+  runtime's state is in the actor's memory, so every pod starts again from scratch.
+- ``{"op": "state"}`` answers ``{"running", "network", "registered", "pods"}``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from kubesim.api.status import APIError
@@ -35,8 +51,9 @@ from kubesim.components.kubelet import nodestatus
 from kubesim.components.kubelet.config import KubeletConfig
 from kubesim.components.kubelet.images import Registry
 from kubesim.components.kubelet.metrics import KubeletMetrics
+from kubesim.components.kubelet.network import NetworkLink
 from kubesim.components.kubelet.status_manager import SYNC_PERIOD
-from kubesim.components.kubelet.syncloop import SyncLoop
+from kubesim.components.kubelet.syncloop import NodeRuntime, SyncLoop
 from kubesim.runtime.actor import Actor
 from kubesim.runtime.address import Address
 from kubesim.runtime.context import Context, Timer
@@ -60,29 +77,42 @@ class Kubelet(Actor):
         self.cfg = config if isinstance(config, KubeletConfig) else KubeletConfig.from_dict(config)
         self.client_factory = client_factory
         self.node_uid = ""
-        self.registered = False
-        self._lease: Obj | None = None
-        self._posted: Obj | None = None
-        self._last_report = -float("inf")
-        self._timer: Timer | None = None
-        self._timer_at: float | None = None
-        self._syncing_status = False
-        self._status_retry: Timer | None = None
+        self.running = False
         self._manifests = list(self.cfg.static_pods)
-        self._file_check: Timer | None = None
+        self._tasks: dict[asyncio.Task[Any], None] = {}
+        self._timers: dict[str, Timer] = {}
+        self._runtime: NodeRuntime | None = None  # what the node keeps while the kubelet is stopped
 
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
         ctx = self.ctx
-        self.client = self.client_factory(ctx)
+        self.link = NetworkLink(self.client_factory(ctx), self.cfg.node_name)
+        self.client = self.link
         self.metrics = KubeletMetrics(ctx.metrics, self.cfg.node_name)
-        self.loop = SyncLoop(self.cfg, ctx.cost, ctx.random, self.metrics, DEFAULT_REGISTRY, ctx.now())
         self.lease_duration = int(ctx.cost.value("kubelet.node_lease_duration"))
         self.lease_interval = float(ctx.cost.value("kubelet.node_lease_renew_interval"))
         self.status_frequency = float(ctx.cost.value("kubelet.node_status_update_frequency"))
         self.report_frequency = float(ctx.cost.value("kubelet.node_status_report_frequency"))
         self.file_check_frequency = float(ctx.cost.value("kubelet.file_check_frequency"))
+        self._start_service(None)
+
+    def on_stop(self) -> None:
+        if self.running:
+            self.factory.stop()
+
+    def _start_service(self, runtime: NodeRuntime | None) -> None:
+        """The kubelet process starts: fresh memory over what the node's runtime holds."""
+        ctx = self.ctx
+        self.running = True
+        self.registered = False
+        self._lease: Obj | None = None
+        self._posted: Obj | None = None
+        self._last_report = -float("inf")
+        self._timer_at: float | None = None
+        self._syncing_status = False
         self._started_at = ctx.now()
+        self.loop = SyncLoop(self.cfg, ctx.cost, ctx.random, self.metrics, DEFAULT_REGISTRY, ctx.now(), runtime,
+                             boot=ctx.incarnation)
         self.factory = SharedInformerFactory(self.client, ctx)
         name = self.cfg.node_name
         self.factory.informer("pods", field_selector=f"spec.nodeName={name}").add_event_handler(
@@ -93,25 +123,80 @@ class Kubelet(Actor):
         if self._manifests:
             self.loop.set_static_pods(self._manifests, ctx.now())
         self._after()
-        ctx.spawn(self._register())
+        self._spawn(self._register())
+        if runtime is not None and runtime.pods:
+            self._spawn(self._cleanup_after_sync())
 
-    def on_stop(self) -> None:
+    def _stop_service(self) -> None:
+        """The kubelet process stops: its loops, watches and requests end with it; the node
+        keeps what its container runtime holds."""
+        self.running = False
         self.factory.stop()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        self._tasks.clear()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = self.ctx.spawn(coro)
+        self._tasks[task] = None
+        task.add_done_callback(lambda t: self._tasks.pop(t, None))
+
+    def _later(self, key: str, delay: float, fn: Callable[[], Any]) -> None:
+        """A one-shot timer of the kubelet process, replacing the one under `key`."""
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> Any:
+            self._timers.pop(key, None)
+            return fn()
+
+        self._timers[key] = self.ctx.call_later(delay, fire)
+
+    async def _cleanup_after_sync(self) -> None:
+        await self.factory.wait_for_cache_sync()
+        self.loop.remove_orphans()
 
     def receive(self, sender: Address, message: Any) -> Any:
-        """``{"op": "set_static_pods", "manifests": [...]}`` replaces the manifest set (as
+        """Static pod manifests and node faults; see the module docstring.
+        ``{"op": "set_static_pods", "manifests": [...]}`` replaces the manifest set (as
         editing staticPodPath does); the kubelet notices at its next file check."""
-        if isinstance(message, dict) and message.get("op") == "set_static_pods":
+        op = message.get("op") if isinstance(message, dict) else None
+        if op == "set_static_pods":
             self._manifests = list(message.get("manifests") or [])
-            if self._file_check is None:
+            if self.running and "files" not in self._timers:
                 elapsed = self.ctx.now() - self._started_at
-                wait = self.file_check_frequency - elapsed % self.file_check_frequency
-                self._file_check = self.ctx.call_later(wait, self._check_files)
+                self._later("files", self.file_check_frequency - elapsed % self.file_check_frequency,
+                            self._check_files)
             return None
+        if op == "stop_kubelet":
+            if self.running:
+                runtime = self.loop.node_runtime(self.ctx.now())
+                self._stop_service()
+                self._runtime = runtime
+            return None
+        if op == "start_kubelet":
+            if not self.running:
+                self._start_service(self._runtime)
+                self._runtime = None
+            return None
+        if op == "network_down":
+            for stream in self.link.cut():
+                self.ctx.spawn(stream.stop())
+            return None
+        if op == "network_up":
+            self.link.restore()
+            return None
+        if op == "state":
+            return {"running": self.running, "network": self.link.up,
+                    "registered": self.running and self.registered,
+                    "pods": len(self.loop.workers if self.running else (self._runtime.pods if self._runtime else ()))}
         raise ValueError(f"kubelet {self.cfg.node_name}: unknown message {message!r}")
 
     def _check_files(self) -> None:
-        self._file_check = None
         self.loop.set_static_pods(self._manifests, self.ctx.now())
         self._after()
 
@@ -139,20 +224,20 @@ class Kubelet(Actor):
         """After any input: re-arm the agenda timer and start the writes the loop asks for."""
         due = self.loop.next_wakeup()
         if due != self._timer_at:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer, self._timer_at = None, due
+            self._timer_at = due
             if due is not None:
-                self._timer = self.ctx.call_later(max(0.0, due - self.ctx.now()), self._on_timer)
+                self._later("agenda", max(0.0, due - self.ctx.now()), self._on_timer)
+            elif "agenda" in self._timers:
+                self._timers.pop("agenda").cancel()
         if not self._syncing_status and self.loop.status.pending():
             self._syncing_status = True
-            self.ctx.spawn(self._sync_statuses())
+            self._spawn(self._sync_statuses())
         if self.registered:
             for action in self.loop.mirror_actions(self.node_uid):
-                self.ctx.spawn(self._mirror(action))
+                self._spawn(self._mirror(action))
 
     def _on_timer(self) -> None:
-        self._timer, self._timer_at = None, None
+        self._timer_at = None
         self.loop.advance(self.ctx.now())
         self._after()
 
@@ -171,12 +256,8 @@ class Kubelet(Actor):
                         failed = True
         finally:
             self._syncing_status = False
-        if failed and self._status_retry is None:
-            self._status_retry = self.ctx.call_later(SYNC_PERIOD, self._retry_statuses)
-
-    def _retry_statuses(self) -> None:
-        self._status_retry = None
-        self._after()
+        if failed and "statuses" not in self._timers:
+            self._later("statuses", SYNC_PERIOD, self._after)
 
     async def _sync_pod(self, uid: str) -> bool:
         """syncPod: GET, PATCH the merged status, DELETE a finished deleted pod. False on an
@@ -233,7 +314,7 @@ class Kubelet(Actor):
         if self.loop.env.ipam is None:
             problems.append(nodestatus.NETWORK_NOT_READY)
         return nodestatus.node_status(self.cfg, self.loop.env.images.node_status_images(), problems,
-                                      old, self.ctx.now())
+                                      old, self.ctx.now(), self.ctx.incarnation)
 
     async def _register(self) -> None:
         """registerWithAPIServer: create the Node, or adopt the existing one."""
@@ -272,11 +353,11 @@ class Kubelet(Actor):
         now = self.ctx.now()
         if now >= self._next_lease:
             self._next_lease = now + self.lease_interval
-            self.ctx.spawn(self._renew_lease())
+            self._spawn(self._renew_lease())
         if now >= self._next_status:
             self._next_status = now + self.status_frequency
-            self.ctx.spawn(self._update_node_status())
-        self.ctx.call_later(min(self._next_lease, self._next_status) - now, self._heartbeat)
+            self._spawn(self._update_node_status())
+        self._later("heartbeat", min(self._next_lease, self._next_status) - now, self._heartbeat)
 
     async def _renew_lease(self) -> None:
         """nodelease controller sync: PUT the cached Lease with a new renewTime."""

@@ -75,7 +75,7 @@ def conditions(ready_problems: list[str], now: str) -> list[Obj]:
 
 
 def node_status(cfg: KubeletConfig, images: list[Obj], ready_problems: list[str],
-                old: Obj | None, now: float) -> Obj:
+                old: Obj | None, now: float, boot: int = 0) -> Obj:
     """The node status the setters produce; transition times carried over from `old`."""
     stamp = timestamp(cfg.epoch + now)
     status: Obj = {
@@ -88,7 +88,7 @@ def node_status(cfg: KubeletConfig, images: list[Obj], ready_problems: list[str]
         "nodeInfo": {
             "machineID": runtime_id(cfg.node_name, "machine")[:32],
             "systemUUID": _uuid(runtime_id(cfg.node_name, "system")),
-            "bootID": _uuid(runtime_id(cfg.node_name, "boot")),
+            "bootID": _uuid(runtime_id(cfg.node_name, "boot", str(boot))),
             "kernelVersion": cfg.kernel_version,
             "osImage": cfg.os_image,
             "containerRuntimeVersion": cfg.container_runtime_version,

@@ -107,6 +107,7 @@ class NodeEnv:
     relist_phase: float
     sync_frequency: float
     ipam: HostLocalIPAM | None = None
+    boot: int = 0  # the node's boot count: runtime ids differ after a reboot
 
     def relist_after(self, t: float) -> float:
         """The first PLEG relist strictly after `t`."""
@@ -158,6 +159,19 @@ class Slot:
     @property
     def regular_init(self) -> bool:
         return self.init and not self.sidecar
+
+
+@dataclass(slots=True)
+class PodRuntime:
+    """What the container runtime holds for one pod: its sandbox (and IP), the mounted
+    volumes and each container's current and previous instance with its process. It
+    outlives the kubelet process, so a restarted kubelet finds it again."""
+
+    sandbox: Sandbox | None
+    pod_ip: str
+    volumes_ready: bool
+    #: container name -> (current instance, previous instance, process exit time, exit code)
+    containers: dict[str, tuple[ContainerRecord | None, ContainerRecord | None, float | None, int]]
 
 
 class PodWorker:
@@ -588,7 +602,7 @@ class PodWorker:
             self._add_probes(now)
 
     def _step_sandbox(self, now: float) -> None:
-        sandbox_id = runtime_id(self.env.node_name, self.uid, "sandbox")
+        sandbox_id = runtime_id(self.env.node_name, str(self.env.boot), self.uid, "sandbox")
         cost, rng = self.env.cost, self.env.rng
         seconds = cost.sample("kubelet.sandbox_create", rng)
         if self.spec.get("hostNetwork"):
@@ -669,7 +683,8 @@ class PodWorker:
 
         def done(t: float) -> None:
             self.env.metrics.runtime_operation(OP_CREATE, seconds)
-            cid = CONTAINER_ID_PREFIX + runtime_id(self.env.node_name, self.uid, name, str(attempt))
+            cid = CONTAINER_ID_PREFIX + runtime_id(self.env.node_name, str(self.env.boot), self.uid, name,
+                                                   str(attempt))
             slot.prev = slot.cur if slot.cur is not None and slot.cur.state == EXITED else slot.prev
             slot.cur = ContainerRecord(cid, name, attempt, image,
                                        found.repo_digest if found is not None else image_id, t)
@@ -768,6 +783,31 @@ class PodWorker:
         self.state = FINISHED
         self.env.container_backoff.forget_prefix(self.uid + "_")
         self.env.image_backoff.forget_prefix(self.uid + "_")
+
+    # ------------------------------------------------------------------ kubelet restart
+    def runtime_state(self, now: float) -> PodRuntime:
+        """The pod as the container runtime holds it at `now`, when the kubelet process
+        stops: processes that ended by then have exited (at their own time); operations the
+        kubelet had in flight die with it."""
+        for slot in self.slots.values():
+            if slot.exit_at is not None and slot.exit_at <= now and slot.cur is not None:
+                self._exit(slot, slot.exit_at)
+        return PodRuntime(self.sandbox, self.pod_ip, self.volumes_ready,
+                          {name: (s.cur, s.prev, s.exit_at, s.exit_code) for name, s in self.slots.items()})
+
+    def adopt(self, state: PodRuntime) -> None:
+        """A restarted kubelet's new worker finds the pod's sandbox and containers in the
+        runtime (its first PLEG relist runs before the first sync)."""
+        self.sandbox = self.seen_sandbox = state.sandbox
+        self.pod_ip = state.pod_ip
+        self.volumes_ready = state.volumes_ready
+        for name, (cur, prev, exit_at, code) in state.containers.items():
+            slot = self.slots.get(name)
+            if slot is not None:
+                slot.cur = slot.seen_cur = cur
+                slot.prev = slot.seen_prev = prev
+                slot.exit_at, slot.exit_code = exit_at, code
+        self.inputs += 1
 
     # ------------------------------------------------------------------ startup SLI
     def pull_seconds(self) -> float:

@@ -29,7 +29,14 @@ from kubesim.components.kubelet.ipam import HostLocalIPAM
 from kubesim.components.kubelet.metrics import KubeletMetrics
 from kubesim.components.kubelet.nodestatus import initial_node
 from kubesim.components.kubelet.podstatus import TERMINAL
-from kubesim.components.kubelet.podworker import FINISHED, SYNCING, TERMINATING, NodeEnv, PodWorker
+from kubesim.components.kubelet.podworker import (
+    FINISHED,
+    SYNCING,
+    TERMINATING,
+    NodeEnv,
+    PodRuntime,
+    PodWorker,
+)
 from kubesim.components.kubelet.status_manager import StatusManager
 from kubesim.components.scheduler.nodeinfo import PodInfo
 from kubesim.runtime.costmodel import CostModel
@@ -38,6 +45,16 @@ Obj = dict[str, Any]
 
 _PLEG = "~pleg"
 _IMAGES = "~images"
+
+
+@dataclass(slots=True)
+class NodeRuntime:
+    """What outlives the kubelet process on its node: the image store (and the pulls under
+    way), the CNI's address reservations and every pod's sandbox and containers."""
+
+    images: ImageService
+    ipam: HostLocalIPAM | None
+    pods: dict[str, PodRuntime]
 
 
 @dataclass(slots=True)
@@ -55,19 +72,27 @@ class SyncLoop:
     """One node's pods and runtime; see the module docstring."""
 
     def __init__(self, cfg: KubeletConfig, cost: CostModel, rng: random.Random,
-                 metrics: KubeletMetrics, registry: Registry, now: float = 0.0) -> None:
+                 metrics: KubeletMetrics, registry: Registry, now: float = 0.0,
+                 runtime: NodeRuntime | None = None, boot: int = 0) -> None:
+        """`runtime`: what the node's container runtime already holds (a kubelet restart);
+        `boot`: how many times the node rebooted."""
         self.cfg = cfg
         self.rng = rng
         self.metrics = metrics
-        images = ImageService(registry.with_images(cfg.registry_images) if cfg.registry_images else registry,
-                              cost, rng, max_parallel=cfg.max_parallel_image_pulls)
-        images.preload(cfg.preloaded_images)
+        if runtime is None:
+            images = ImageService(registry.with_images(cfg.registry_images) if cfg.registry_images else registry,
+                                  cost, rng, max_parallel=cfg.max_parallel_image_pulls)
+            images.preload(cfg.preloaded_images)
+            ipam = HostLocalIPAM(cfg.pod_cidr) if cfg.pod_cidr else None
+        else:
+            images, ipam = runtime.images, runtime.ipam
         self.status = StatusManager(cfg.epoch)
         period = cost.value("kubelet.pleg_relist_period")
         self.env = NodeEnv(cfg.node_name, cfg.node_ip, cfg.epoch, cost, rng, images, self.status,
                            metrics, Backoff(), Backoff(), period, now + rng.random() * period,
-                           cost.value("kubelet.sync_frequency"),
-                           HostLocalIPAM(cfg.pod_cidr) if cfg.pod_cidr else None)
+                           cost.value("kubelet.sync_frequency"), ipam, boot)
+        #: pods the container runtime runs that no worker has adopted yet (kubelet restart)
+        self._cri: dict[str, PodRuntime] = dict(runtime.pods) if runtime is not None else {}
         self.node: Obj | None = None  # the Node as the node informer last saw it
         #: the node and the pods admitted and not yet terminated (what admission checks against)
         self.admitted = admission.node_info(initial_node(cfg, {"capacity": dict(cfg.capacity),
@@ -84,6 +109,7 @@ class SyncLoop:
         self._due: dict[str, float] = {}
         self._seq = 0
         self._sli: dict[str, bool] = {}  # uid -> SLI still to record
+        self._schedule(_IMAGES, images.next_wakeup())
 
     # ------------------------------------------------------------------ sources
     def pod_seen(self, pod: Obj, now: float) -> None:
@@ -237,6 +263,9 @@ class SyncLoop:
                     continue
             worker = PodWorker(pod, self.env, now)
             self.workers[uid] = worker
+            running = self._cri.pop(uid, None)
+            if running is not None:
+                worker.adopt(running)
             self.admitted.add_pod(PodInfo(pod))
             if (pod.get("status") or {}).get("phase") == "Pending" and not static:
                 self._sli[uid] = True
@@ -309,6 +338,28 @@ class SyncLoop:
     def mirror_failed(self, static_uid: str) -> None:
         """A mirror pod create failed: try again on the next call to `mirror_actions`."""
         self._mirror_requested.discard(static_uid)
+
+    # ------------------------------------------------------------------ kubelet restart
+    def node_runtime(self, now: float) -> NodeRuntime:
+        """The kubelet process stops at `now`: what the node keeps (its pulls lose their
+        waiters; pods keep their sandboxes and running containers)."""
+        for uid in self.workers:
+            self.env.images.cancel(uid)
+        pods = dict(self._cri)
+        pods.update({uid: w.runtime_state(now) for uid, w in self.workers.items() if w.sandbox is not None})
+        return NodeRuntime(self.env.images, self.env.ipam, pods)
+
+    def remove_orphans(self) -> list[str]:
+        """HandlePodCleanups after a restart, once the pod sources are listed: pods the
+        runtime still runs that no source has any more are killed (their IPs released).
+        Returns their uids."""
+        wanted = {p["metadata"]["uid"] for p in self._pending_adds} | set(self.api_pods) | set(self.static)
+        orphans = sorted(uid for uid in self._cri if uid not in wanted)
+        for uid in orphans:
+            sandbox = self._cri.pop(uid).sandbox
+            if sandbox is not None and self.env.ipam is not None:
+                self.env.ipam.release(sandbox.id)
+        return orphans
 
     # ------------------------------------------------------------------ startup SLI
     def _observe_sli(self, pod: Obj, now: float) -> None:
