@@ -24,10 +24,9 @@ class Cluster:
     """The sim runtime, the fake apiserver (graceful pod deletion) and kubelets; `calls`
     counts the kubelets' requests by (verb, resource, subresource)."""
 
-    def __init__(self, seed: int = 1) -> None:
+    def __init__(self, seed: int = 1, api: type[FakeAPIServer] = FakeAPIServer) -> None:
         self.rt = SimRuntime(seed=seed, cost=constant_costs())
-        self.api = FakeAPIServer(clock=lambda: EPOCH + self.rt.now(), rng=random.Random(seed),
-                                 graceful_pods=True)
+        self.api = api(clock=lambda: EPOCH + self.rt.now(), rng=random.Random(seed), graceful_pods=True)
         self.calls: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self.log: list[tuple[float, str, str, str]] = []
         self._client = _Counting(self)
