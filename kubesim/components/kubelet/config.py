@@ -49,6 +49,10 @@ class KubeletConfig:
     registry_images: dict[str, int] = field(default_factory=dict)  # added to the default registry
     preloaded_images: list[str] = field(default_factory=lambda: [SANDBOX_IMAGE])
     max_parallel_image_pulls: int = 1  # serializeImagePulls: true
+    # KubeletConfiguration fields a cluster spec may set; None: the cost profile's kubelet.* value
+    node_status_update_frequency: float | None = None
+    node_status_report_frequency: float | None = None
+    node_lease_duration_seconds: int | None = None
     epoch: float = 0.0  # the Unix time simulated time 0 stands for
     kubelet_version: str = "v1.32.0"
     container_runtime_version: str = "containerd://1.7.24"

@@ -54,7 +54,7 @@ from kubesim.components.kubelet.metrics import KubeletMetrics
 from kubesim.components.kubelet.network import NetworkLink
 from kubesim.components.kubelet.status_manager import SYNC_PERIOD
 from kubesim.components.kubelet.syncloop import NodeRuntime, SyncLoop
-from kubesim.runtime.actor import Actor
+from kubesim.runtime.actor import Actor, ActorSpec
 from kubesim.runtime.address import Address
 from kubesim.runtime.context import Context, Timer
 from kubesim.runtime.errors import RuntimeErrorBase
@@ -89,10 +89,13 @@ class Kubelet(Actor):
         self.link = NetworkLink(self.client_factory(ctx), self.cfg.node_name)
         self.client = self.link
         self.metrics = KubeletMetrics(ctx.metrics, self.cfg.node_name)
-        self.lease_duration = int(ctx.cost.value("kubelet.node_lease_duration"))
+        cfg = self.cfg
+        self.lease_duration = int(cfg.node_lease_duration_seconds or ctx.cost.value("kubelet.node_lease_duration"))
         self.lease_interval = float(ctx.cost.value("kubelet.node_lease_renew_interval"))
-        self.status_frequency = float(ctx.cost.value("kubelet.node_status_update_frequency"))
-        self.report_frequency = float(ctx.cost.value("kubelet.node_status_report_frequency"))
+        self.status_frequency = float(cfg.node_status_update_frequency
+                                      or ctx.cost.value("kubelet.node_status_update_frequency"))
+        self.report_frequency = float(cfg.node_status_report_frequency
+                                      or ctx.cost.value("kubelet.node_status_report_frequency"))
         self.file_check_frequency = float(ctx.cost.value("kubelet.file_check_frequency"))
         self._start_service(None)
 
@@ -402,3 +405,14 @@ class Kubelet(Actor):
             return
         self._posted = status
         self._last_report = now
+
+
+def kubelet_spec(config: KubeletConfig, client_factory: ClientFactory, *, machine: str | None = None,
+                 host: str | None = None) -> ActorSpec:
+    """The actor spec of `config`'s kubelet: address ``kubelet/<node>`` on the node's machine
+    (default: a machine named after the node), packed with the other node agents of host
+    group `host` onto one host actor, every metric labelled ``node=<node>``."""
+    name = config.node_name
+    return ActorSpec(Address("kubelet", name), Kubelet, machine or name,
+                     kwargs={"config": config, "client_factory": client_factory},
+                     host=host, metric_labels={"node": name})
