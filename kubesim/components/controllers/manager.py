@@ -16,6 +16,9 @@ Controllers and their flags (`--controllers`, `--concurrent-*-syncs` defaults)::
 `controllers` takes the `--controllers` syntax: "*" enables all, "-name" disables one,
 "name" enables one. There is no serviceaccount / serviceaccount-token controller: the
 simulated apiserver serves no ServiceAccount or Secret-token machinery for it to manage.
+
+`ControllerManager` is the part cloud-controller-manager shares (kubesim/components/cloud):
+the election, the shared informers and the controllers' lifecycle.
 """
 
 from __future__ import annotations
@@ -44,24 +47,16 @@ LEASES = "leases.coordination.k8s.io"
 ClientFactory = Callable[[Context], APIClient]
 
 
-class KubeControllerManager(Actor):
-    """One kube-controller-manager replica."""
+class ControllerManager(Actor):
+    """What kube-controller-manager and cloud-controller-manager share: compete for the
+    `lease_name` Lease, build the controllers on winning, stop them on losing."""
 
-    def __init__(
-        self,
-        client: ClientFactory,
-        *,
-        controllers: tuple[str, ...] = ("*",),
-        concurrent_syncs: dict[str, int] | None = None,
-        node_lifecycle: NodeLifecycleOptions | None = None,
-        leader_elect: bool = True,
-        epoch: float = 0.0,
-        min_resync_period: float = 12 * 3600.0,
-    ) -> None:
+    #: the Lease in kube-system the replicas compete for.
+    lease_name = ""
+
+    def __init__(self, client: ClientFactory, *, leader_elect: bool = True, epoch: float = 0.0,
+                 min_resync_period: float = 12 * 3600.0) -> None:
         self._client_factory = client
-        self.enabled = enabled(controllers)
-        self.concurrent_syncs = dict(concurrent_syncs or {})
-        self.node_lifecycle = node_lifecycle or NodeLifecycleOptions()
         self.leader_elect = leader_elect
         self.epoch = epoch
         self.min_resync_period = min_resync_period
@@ -70,20 +65,24 @@ class KubeControllerManager(Actor):
         self.elector: LeaderElector | None = None
         self._work_timer: Timer | None = None
 
+    def build_controllers(self, cc: ControllerContext) -> dict[str, Controller]:
+        """The enabled controllers, built on the shared informers of `cc`."""
+        raise NotImplementedError
+
     def on_start(self) -> Any:
         self.client = self._client_factory(self.ctx)
         self._master = self.ctx.metrics.gauge(
             "leader_election_master_status",
             "[ALPHA] Gauge of if the reporting system is master of the relevant lease, 0 "
             "indicates backup, 1 indicates master. 'name' is the string used to identify the lease. "
-            "Please make sure to group by name.", ["name"]).labels(LEASE_NAME)
+            "Please make sure to group by name.", ["name"]).labels(self.lease_name)
         self._master.set(0)
         return self._run()
 
     def receive(self, sender: Address, message: Any) -> Any:
         if message == "status":
             return {"leading": bool(self.controllers), "controllers": sorted(self.controllers)}
-        raise ValueError(f"kube-controller-manager: unknown message {message!r}")
+        raise ValueError(f"{self.lease_name}: unknown message {message!r}")
 
     async def _run(self) -> None:
         if not self.leader_elect:
@@ -92,14 +91,14 @@ class KubeControllerManager(Actor):
         identity = f"{self.ctx.machine.name}_{meta.new_uid(self.ctx.random)}"
         while True:
             self.elector = LeaderElector(
-                identity, LEASE_NAME, LEASE_NAMESPACE, epoch=self.epoch,
+                identity, self.lease_name, LEASE_NAMESPACE, epoch=self.epoch,
                 on_started_leading=lambda: self.ctx.spawn(self._start_controllers()),
                 on_stopped_leading=self._stop_controllers)
             await run_leader_election(self.ctx, self._get_lease, self._write_lease, self.elector)
 
     async def _get_lease(self) -> Obj | None:
         try:
-            return await self.client.get(LEASES, LEASE_NAMESPACE, LEASE_NAME)
+            return await self.client.get(LEASES, LEASE_NAMESPACE, self.lease_name)
         except APIError as err:
             if err.code == 404:
                 return None
@@ -109,7 +108,7 @@ class KubeControllerManager(Actor):
         body = copy.deepcopy(lease)
         body.setdefault("apiVersion", "coordination.k8s.io/v1")
         body.setdefault("kind", "Lease")
-        body.setdefault("metadata", {}).update(name=LEASE_NAME, namespace=LEASE_NAMESPACE)
+        body.setdefault("metadata", {}).update(name=self.lease_name, namespace=LEASE_NAMESPACE)
         try:
             if create:
                 await self.client.create(LEASES, body, LEASE_NAMESPACE)
@@ -123,12 +122,7 @@ class KubeControllerManager(Actor):
         self._master.set(1)
         informers = SharedInformerFactory(self.client, self.ctx, resync_period=self._resync_period())
         self.informers = informers
-        cc = ControllerContext(self.ctx, self.client, informers, self.epoch)
-        built: dict[str, Controller] = {}
-        for name, entry in CONTROLLERS.items():
-            if name in self.enabled:
-                workers = self.concurrent_syncs.get(name, entry.workers)
-                built[name] = entry.build(cc, workers, self.node_lifecycle)
+        built = self.build_controllers(ControllerContext(self.ctx, self.client, informers, self.epoch))
         informers.start()
         await informers.wait_for_cache_sync()
         if self.informers is not informers:
@@ -157,6 +151,36 @@ class KubeControllerManager(Actor):
     def _resync_period(self) -> float:
         """ResyncPeriod: a random period in [MinResyncPeriod, 2*MinResyncPeriod)."""
         return self.min_resync_period * (1.0 + self.ctx.random.random())
+
+
+class KubeControllerManager(ControllerManager):
+    """One kube-controller-manager replica."""
+
+    lease_name = LEASE_NAME
+
+    def __init__(
+        self,
+        client: ClientFactory,
+        *,
+        controllers: tuple[str, ...] = ("*",),
+        concurrent_syncs: dict[str, int] | None = None,
+        node_lifecycle: NodeLifecycleOptions | None = None,
+        leader_elect: bool = True,
+        epoch: float = 0.0,
+        min_resync_period: float = 12 * 3600.0,
+    ) -> None:
+        super().__init__(client, leader_elect=leader_elect, epoch=epoch, min_resync_period=min_resync_period)
+        self.enabled = enabled(controllers)
+        self.concurrent_syncs = dict(concurrent_syncs or {})
+        self.node_lifecycle = node_lifecycle or NodeLifecycleOptions()
+
+    def build_controllers(self, cc: ControllerContext) -> dict[str, Controller]:
+        built: dict[str, Controller] = {}
+        for name, entry in CONTROLLERS.items():
+            if name in self.enabled:
+                workers = self.concurrent_syncs.get(name, entry.workers)
+                built[name] = entry.build(cc, workers, self.node_lifecycle)
+        return built
 
 
 class _LeaseReadFailed(RuntimeErrorBase):

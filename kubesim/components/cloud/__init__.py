@@ -1,0 +1,1 @@
+"""cloud-controller-manager and the fake cloud provider it drives."""
