@@ -122,18 +122,41 @@ def test_recreate_deletes_every_old_pod_before_creating_new_ones(cluster):
 
 
 def test_scale_0_to_50_to_10_then_roll_converges(cluster):
+    """The acceptance path, with the default strategy (maxSurge 25%, maxUnavailable 25%)
+    checked after every write the controllers make."""
     cluster.create("deployments.apps", deployment(0))
     cluster.run_for(5)
     assert cluster.pods() == []
+    bounds = {"replicas": 0}
+
+    def check(event: str, resource: str, obj: dict[str, Any]) -> None:
+        desired = bounds["replicas"]
+        total_spec = sum(rs["spec"]["replicas"] for rs in cluster.api.objects("replicasets.apps"))
+        # maxSurge 25% of 50 rounds up to 13, of 10 to 3; maxUnavailable rounds down; while
+        # scaling down, what there was before is the bound
+        most = max(desired + -(-desired // 4), bounds.get("previous", 0))
+        assert total_spec <= most, f"{total_spec} replicas wanted for {desired}"
+        assert len(cluster.pods()) <= most
+        if bounds.get("rolling"):
+            assert len(ready_pods(cluster)) >= desired - desired // 4, "maxUnavailable exceeded"
+
+    cluster.api.observers.append(check)
+    bounds["replicas"] = 50
     cluster.update("deployments.apps", "default", "web", lambda d: d["spec"].__setitem__("replicas", 50))
     cluster.run_until(lambda: complete(cluster, "nginx:1.25", 50))
+    bounds.update(replicas=10, previous=50)
     cluster.update("deployments.apps", "default", "web", lambda d: d["spec"].__setitem__("replicas", 10))
     cluster.run_until(lambda: complete(cluster, "nginx:1.25", 10))
+    bounds.update(rolling=True, previous=0)
     cluster.update("deployments.apps", "default", "web",
                    lambda d: d["spec"]["template"]["spec"]["containers"][0].__setitem__("image", "nginx:1.26"))
     cluster.run_until(lambda: complete(cluster, "nginx:1.26", 10))
+    cluster.api.observers.remove(check)
     owners = {p["metadata"]["ownerReferences"][0]["name"] for p in cluster.pods()}
     assert owners == {replicasets(cluster)[-1]["metadata"]["name"]}
+    old, new = replicasets(cluster)
+    assert old["spec"]["replicas"] == 0 and new["spec"]["replicas"] == 10
+    assert new["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
 
 
 def test_scaling_mid_rollout_is_proportional(cluster):

@@ -54,6 +54,24 @@ def test_foreground_deletion_removes_dependents_before_the_owner(cluster):
     assert cluster.pods() == []
 
 
+def test_foreground_deletion_of_a_deployment_goes_bottom_up(cluster):
+    cluster.create("deployments.apps", deployment(4))
+    cluster.run_until(lambda: len(cluster.pods()) == 4)
+    deleted: list[str] = []
+
+    def record(event: str, resource: str, obj: dict[str, Any]) -> None:
+        if event == "DELETED":
+            deleted.append(resource)
+
+    cluster.api.observers.append(record)
+    cluster.delete("deployments.apps", "default", "web", propagation_policy="Foreground")
+    d = cluster.api.find("deployments.apps", "default", "web")
+    assert d is not None and d["metadata"]["finalizers"] == ["foregroundDeletion"]
+    cluster.run_until(lambda: cluster.api.find("deployments.apps", "default", "web") is None)
+    assert deleted == ["pods"] * 4 + ["replicasets.apps", "deployments.apps"]
+    assert cluster.pods() == [] and cluster.api.objects("replicasets.apps") == []
+
+
 def test_orphan_deletion_keeps_dependents_and_strips_their_owner(cluster):
     cluster.create("replicasets.apps", replicaset())
     cluster.run_until(lambda: len(cluster.pods()) == 3)
