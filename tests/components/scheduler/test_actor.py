@@ -305,6 +305,35 @@ def test_two_profiles_in_one_process(cluster):
     assert sources == {"default-scheduler", "bin-packer"}
 
 
+def test_two_scheduler_deployments_each_with_its_own_lease(cluster):
+    """A second kube-scheduler (another deployment, as users run custom schedulers) with its
+    own schedulerName and Lease: both lead at once, each binds only the pods naming it, and
+    neither reports the other's pods as asking for an unknown scheduler."""
+    cluster.scheduler("default", known_schedulers=["gpu-scheduler"])
+    gpu_config = {"profiles": [{"schedulerName": "gpu-scheduler"}],
+                  "leaderElection": {"resourceName": "gpu-scheduler"}}
+    cluster.scheduler("gpu", config=gpu_config, known_schedulers=["default-scheduler"])
+    api = cluster.api
+
+    async def main():
+        for i in range(3):
+            await api.create("nodes", node(f"n{i}"))
+        for i in range(4):
+            await api.create("pods", pod(f"plain{i}", cpu="100m"))
+            await api.create("pods", pod(f"gpu{i}", cpu="100m", schedulerName="gpu-scheduler"))
+        await cluster.until(lambda: len(bound_pods(api)) == 8)
+        statuses = [await cluster.rt.ask(f"scheduler/{n}", ["status"]) for n in ("default", "gpu")]
+        assert all(s["leading"] for s in statuses)
+
+    cluster.run(main)
+    sources = {e["involvedObject"]["name"]: e["source"]["component"] for e in cluster.events("Scheduled")}
+    assert sources == {**{f"plain{i}": "default-scheduler" for i in range(4)},
+                       **{f"gpu{i}": "gpu-scheduler" for i in range(4)}}
+    leases = {le["metadata"]["name"] for le in api.objects("leases.coordination.k8s.io")}
+    assert leases == {"kube-scheduler", "gpu-scheduler"}
+    assert cluster.events("UnknownScheduler") == []
+
+
 def test_standby_takes_over_within_the_lease_and_nothing_binds_twice(cluster):
     a = cluster.scheduler("s0")
     b = cluster.scheduler("s1")

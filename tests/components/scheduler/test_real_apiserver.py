@@ -1,7 +1,8 @@
 """The scheduler actor against the real control plane on sim: an etcd member, an apiserver
 replica and the actor-message client (kubesim/components/apiserver/client.py). Two replicas
 elect a leader through a Lease stored in etcd; the leader binds pods through pods/binding,
-records events and reports the pod it cannot place."""
+records events and reports the pod it cannot place; killed, it is replaced by the standby
+within the lease duration and no pod is bound twice."""
 
 from __future__ import annotations
 
@@ -71,10 +72,25 @@ def test_leader_binds_through_the_real_apiserver():
                     for p in pods if p["metadata"]["name"] == "huge" for c in p["status"].get("conditions") or ())
 
             await rt.wait_until(placed, 120.0, poll=0.5)
-            return {"pods": (await api.list("pods", "default"))["items"],
-                    "events": (await api.list("events", "default"))["items"],
-                    "lease": await api.get("leases.coordination.k8s.io", "kube-system", "kube-scheduler"),
-                    "status": [await rt.ask(f"scheduler/{n}", ["status"]) for n in ("s0", "s1")]}
+            out = {"pods": (await api.list("pods", "default"))["items"],
+                   "events": (await api.list("events", "default"))["items"],
+                   "lease": await api.get("leases.coordination.k8s.io", "kube-system", "kube-scheduler"),
+                   "status": [await rt.ask(f"scheduler/{n}", ["status"]) for n in ("s0", "s1")]}
+            leader = next(n for n, s in zip(("s0", "s1"), out["status"], strict=True) if s["leading"])
+            await rt.crash_actor(f"scheduler/{leader}")
+            crashed = rt.now()
+            for i in range(3):
+                await api.create("pods", api_pod(f"late{i}", cpu="100m"))
+
+            async def late_placed() -> bool:
+                pods = (await api.list("pods", "default"))["items"]
+                return sum(1 for p in pods if p["metadata"]["name"].startswith("late") and p["spec"].get("nodeName")) == 3
+
+            await rt.wait_until(late_placed, 60.0, poll=0.1)
+            out["takeover"] = rt.now() - crashed
+            out["after"] = await api.get("leases.coordination.k8s.io", "kube-system", "kube-scheduler")
+            out["all_events"] = (await api.list("events", "default"))["items"]
+            return out
 
         out = rt.run(main)
     finally:
@@ -94,3 +110,10 @@ def test_leader_binds_through_the_real_apiserver():
     assert reasons.count("Scheduled") == 6 and "FailedScheduling" in reasons
     leaders = [s for s in out["status"] if s["leading"]]
     assert len(leaders) == 1 and out["lease"]["spec"]["holderIdentity"] == leaders[0]["identity"]
+    # The standby takes over within the lease (15 s) plus a jittered retry period (2 s).
+    assert out["takeover"] <= 15.0 + 2.0 * 2.2 + 1.0
+    assert out["after"]["spec"]["holderIdentity"] != leaders[0]["identity"]
+    assert out["after"]["spec"]["leaseTransitions"] == out["lease"]["spec"].get("leaseTransitions", 0) + 1
+    scheduled = [e for e in out["all_events"] if e["reason"] == "Scheduled"]
+    assert len({e["involvedObject"]["name"] for e in scheduled}) == len(scheduled) == 9
+    assert all(e["count"] == 1 for e in scheduled)
