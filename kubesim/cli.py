@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -20,24 +21,52 @@ def _run(args: argparse.Namespace) -> int:
     from kubesim.specs import PingPongSpec, SpecFileError, load_spec
 
     console = Console(stderr=False)
+    if not console.is_terminal:  # a log or a pipe: wide enough for the report tables
+        console = Console(stderr=False, width=160)
     try:
-        spec = load_spec(args.spec)
-        if not isinstance(spec, PingPongSpec):
-            raise SpecFileError(f"{args.spec}: kind: running a {spec.kind} spec is not built yet "
-                                "(`kubesim validate` prints its plan)")
-        if args.runtime:
-            spec.runtime.type = args.runtime
-        if args.seed is not None:
-            spec.runtime.seed = args.seed
+        spec = _with_overrides(load_spec(args.spec), args)
         from kubesim.runner import load_cost, run_pingpong
 
-        load_cost(spec.cost_model)  # validate before anything starts
+        for cost in _cost_settings(spec):
+            load_cost(cost)  # validate before anything starts
+        run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if (run_dir / "report.json").exists():
+            raise SpecFileError(f"--run-dir {run_dir}: holds an earlier run's report; give another directory")
     except (SpecFileError, CostModelError) as exc:
         print(f"kubesim: error: {exc}", file=sys.stderr)
         return 2
-    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_pingpong(spec, run_dir, console, hold=args.hold)
-    return 0
+    if isinstance(spec, PingPongSpec):
+        run_pingpong(spec, run_dir, console, hold=args.hold)
+        return 0
+    from kubesim.cluster.cli import run_cluster_spec
+
+    return run_cluster_spec(spec, run_dir, console, Path(args.report) if args.report else None)
+
+
+def _with_overrides(spec: Any, args: argparse.Namespace) -> Any:
+    """The spec with --runtime / --seed applied (validated again)."""
+    from kubesim.cluster.comparison import ClusterComparison
+    from kubesim.specs import parse_spec
+
+    changes = {k: v for k, v in (("type", args.runtime), ("seed", args.seed)) if v is not None}
+    if not changes:
+        return spec
+    if isinstance(spec, ClusterComparison):
+        data = spec.model_dump(by_alias=True, exclude_unset=True)
+        data["cluster"] = {**data.get("cluster", {})}
+        data["cluster"]["runtime"] = {**data["cluster"].get("runtime", {}), **changes}
+        return parse_spec(data, args.spec)
+    for key, value in changes.items():
+        setattr(spec.runtime, key, value)
+    return spec
+
+
+def _cost_settings(spec: Any) -> list[Any]:
+    from kubesim.cluster.comparison import ClusterComparison
+
+    if isinstance(spec, ClusterComparison):
+        return [run.cost_model for _v, _s, run in spec.runs()]
+    return [spec.cost_model]
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -129,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the spec's runtime.seed")
     run.add_argument("--run-dir", help="where the run writes its files (default: runs/NAME-TIME)")
     run.add_argument("--hold", type=float, default=0.0, help="keep serving metrics this many seconds after the run")
+    run.add_argument("--report", help="also write the report (JSON) to this file")
     validate = sub.add_parser("validate", help="check a spec and print the cluster it describes; starts nothing")
     validate.add_argument("spec", help="the spec YAML file")
     up = sub.add_parser("up", help="start etcd and kube-apiservers on local Ray and write a kubeconfig")

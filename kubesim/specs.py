@@ -74,9 +74,10 @@ class PingPongSpec(_Strict):
 
 def spec_kinds() -> dict[str, type[BaseModel]]:
     """Spec models by `kind`. The cluster spec builds on this module, so it is imported here."""
+    from kubesim.cluster.comparison import ClusterComparison
     from kubesim.cluster.spec import ClusterSpec
 
-    return {"Cluster": ClusterSpec, "PingPong": PingPongSpec}
+    return {"Cluster": ClusterSpec, "ClusterComparison": ClusterComparison, "PingPong": PingPongSpec}
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -35,6 +35,15 @@ def of_kind(records: Sequence[Record], kind: int, t0: float = 0.0) -> list[tuple
     return out
 
 
+def codes(records: Sequence[Record], kind: int) -> dict[str, int]:
+    """How many requests of a kind ended with each code ("0": no answer within the timeout)."""
+    out: dict[str, int] = {}
+    for r in records:
+        if r[0] == kind:
+            out[str(r[3])] = out.get(str(r[3]), 0) + 1
+    return dict(sorted(out.items()))
+
+
 def per_second(requests: Sequence[tuple[float, float, bool]], duration: float) -> list[list[float]]:
     """[second, sent, succeeded, share] for each second in [0, duration)."""
     seconds = max(0, int(duration))
@@ -69,20 +78,24 @@ def _failure_runs(requests: Sequence[tuple[float, float, bool]], gap: float | No
     windows: list[Window] = []
     start: float | None = None
     last_failure = 0.0
+    answered: float | None = None  # the first success after the last failure
     failed = 0
     events = sorted((t + latency if good else t, good) for t, latency, good in requests)
     for t, good in events:
         if good:
+            if start is not None and answered is None:
+                answered = t
             if start is not None and (gap is None or t - last_failure >= gap):
-                windows.append(Window(start, t, failed))
-                start, failed = None, 0
+                windows.append(Window(start, answered, failed))
+                start, answered, failed = None, None, 0
         else:
             if start is None:
                 start = t
             last_failure = t
+            answered = None
             failed += 1
     if start is not None:
-        windows.append(Window(start, None, failed))
+        windows.append(Window(start, answered, failed))
     return windows
 
 

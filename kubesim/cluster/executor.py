@@ -21,6 +21,9 @@ from kubesim.cluster.build import Placed, etcd_leader
 from kubesim.cluster.faults import Fault
 from kubesim.runtime.base import Runtime
 
+# etcd metric families sampled when a fault starts and ends (the report shows their change)
+FAULT_METRICS = ("etcd_server_leader_changes_seen", "etcd_disk_wal_fsync_duration_seconds",
+                 "etcd_server_proposals_failed")
 # fault types each runtime can carry out (the others need its network/disk model)
 SUPPORTED = {
     "sim": frozenset({"crashMachine", "restartMachine", "partition", "slowDisk", "killLeader"}),
@@ -48,6 +51,8 @@ class FaultRecord:
     targets: list[str]
     ended: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    metrics_at_start: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
+    metrics_at_end: list[tuple[str, dict[str, str], float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "started": self.started, "ended": self.ended,
@@ -124,15 +129,23 @@ class FaultExecutor:
         handler = getattr(self, f"_do_{fault.type}")
         await handler(fault)
 
-    def _started(self, fault: Fault, targets: list[str], **detail: Any) -> FaultRecord:
+    async def _started(self, fault: Fault, targets: list[str], **detail: Any) -> FaultRecord:
         record = FaultRecord(fault.name, fault.type, self.now(), targets, detail=detail)
         self.records[fault.name] = record
         self.event("faultStarted", fault.name)
+        record.metrics_at_start = await self.runtime.metric_samples(FAULT_METRICS)
         return record
 
-    def _ended(self, record: FaultRecord) -> None:
+    async def _ended(self, record: FaultRecord) -> None:
         record.ended = self.now()
         self.event("faultEnded", record.name)
+        record.metrics_at_end = await self.runtime.metric_samples(FAULT_METRICS)
+
+    async def sample_open_faults(self) -> None:
+        """At the end of the run: the metrics of faults still in force."""
+        for record in self.records.values():
+            if record.metrics_at_end is None:
+                record.metrics_at_end = await self.runtime.metric_samples(FAULT_METRICS)
 
     async def _machines(self, fault: Any) -> tuple[list[str], str | None]:
         """The machines a machine fault names (etcdMachines: the leader's first), and the
@@ -147,12 +160,12 @@ class FaultExecutor:
         machines, leader = await self._machines(fault)
         for machine in machines:
             await _maybe(self.ops.crash_machine(machine))
-        record = self._started(fault, machines, **({"etcd_leader": leader} if leader else {}))
+        record = await self._started(fault, machines, **({"etcd_leader": leader} if leader else {}))
         if fault.restart_after is not None:
             async def restart() -> None:
                 for machine in machines:
                     await _maybe(self.ops.restart_machine(machine))
-                self._ended(record)
+                await self._ended(record)
 
             self._later(fault.restart_after, restart)
 
@@ -161,12 +174,12 @@ class FaultExecutor:
         actors = [a for m in machines for a in self.runtime.actors_on(m)]
         for actor in actors:
             await self.runtime.stop_actor(actor)
-        record = self._started(fault, machines, **({"etcd_leader": leader} if leader else {}))
+        record = await self._started(fault, machines, **({"etcd_leader": leader} if leader else {}))
 
         async def boot() -> None:
             for actor in actors:
                 await self.runtime.restart_actor(actor)
-            self._ended(record)
+            await self._ended(record)
 
         self._later(fault.down_for, boot)
 
@@ -181,11 +194,11 @@ class FaultExecutor:
         others = sorted(name for name, m in self.runtime.machines.items()
                         if name not in machines and m.role != "driver")
         partition_id = await _maybe(self.ops.partition(machines, others))
-        record = self._started(fault, targets, machines=machines)
+        record = await self._started(fault, targets, machines=machines)
         if fault.heal_after is not None:
             async def heal() -> None:
                 await _maybe(self.ops.heal(partition_id))
-                self._ended(record)
+                await self._ended(record)
 
             self._later(fault.heal_after, heal)
 
@@ -193,12 +206,12 @@ class FaultExecutor:
         machines, _ = await self._machines(fault)
         for machine in machines:
             await _maybe(self.ops.slow_disk(machine, fault.fsync_factor))
-        record = self._started(fault, machines, fsync_factor=fault.fsync_factor)
+        record = await self._started(fault, machines, fsync_factor=fault.fsync_factor)
         if fault.duration is not None:
             async def restore() -> None:
                 for machine in machines:
                     await _maybe(self.ops.slow_disk(machine, 1.0))
-                self._ended(record)
+                await self._ended(record)
 
             self._later(fault.duration, restore)
 
@@ -207,13 +220,13 @@ class FaultExecutor:
             raise ValueError(f"killLeader of {fault.component} needs the component placed (not built yet)")
         leader = await etcd_leader(self.runtime, self.placed)
         if leader is None:
-            self._started(fault, [], skipped="no etcd leader when the fault fired")
+            await self._started(fault, [], skipped="no etcd leader when the fault fired")
             return
         await self.runtime.crash_actor(leader)
-        record = self._started(fault, [leader], machine=self.placed.machine_of[leader])
+        record = await self._started(fault, [leader], machine=self.placed.machine_of[leader])
         if fault.restart_after is not None:
             async def restart() -> None:
                 await self.runtime.restart_actor(leader)
-                self._ended(record)
+                await self._ended(record)
 
             self._later(fault.restart_after, restart)

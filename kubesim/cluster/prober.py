@@ -5,11 +5,14 @@ It is an actor on the load balancer's machine, so partitions and crashes reach i
 would reach clients coming through the LB. It health-checks the replicas as the LB does
 (`balancer.py`) and sends each request to the replica the LB would pick, over the
 apiserver's message protocol (["request", req], server.py). Writes are merge PATCHes of
-one ConfigMap, reads GETs of it (quorum reads). A request that gets no 2xx answer within
-the timeout counts as failed; the LB answers 503 when no replica passes its checks.
+ConfigMaps, reads GETs of them (quorum reads), over a ring of as many objects as writes
+can be in flight (rate x timeout), so the probe's own writes do not conflict (the
+apiserver gives up a PATCH after 5 conflicts, endpoints/handlers/patch.go). A request
+that gets no 2xx answer within the timeout counts as failed; the LB answers 503 when no
+replica passes its checks.
 
 Messages:
-    ["start"]   create the probed ConfigMap (retrying until the API takes it), then probe
+    ["start"]   create the probed ConfigMaps (retrying until the API takes them), then probe
     ["stop"]    stop sending; answers once every request in flight has finished
     ["results"] {"requests": [[kind, sent, finished, code, replica], ...],
                  "backend_changes": [[t, replica, up], ...]} (kind 0 = write, 1 = read)
@@ -18,7 +21,9 @@ Messages:
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from typing import Any
 
 from kubesim.cluster.balancer import Balancer
@@ -54,6 +59,8 @@ class LoadProber(Actor):
         self.in_flight = 0
         self.counts = [[0, 0], [0, 0]]  # per kind: finished, succeeded
         self.seq = 0
+        self.reads = 0
+        self.ring = math.ceil(writes_per_second * timeout) + 1
 
     def receive(self, sender: Address, message: Any) -> Any:
         op = message[0]
@@ -83,19 +90,22 @@ class LoadProber(Actor):
         return int(reply["code"])
 
     async def _start(self) -> None:
-        body = {"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": OBJECT, "namespace": NAMESPACE}, "data": {"seq": "0"}}
-        while True:
-            replica = self.balancer.pick() or self.apiservers[0]
-            code = await self._send(replica, self._request("POST", PATH, body), self.timeout)
-            if 200 <= code < 300 or code == 409:  # 409: created by an attempt that timed out
-                break
-            await self.ctx.sleep(1.0)
+        await asyncio.gather(*(self._create(f"{OBJECT}-{i}") for i in range(self.ring)))
         ctx = self.ctx
         self.timers.append(ctx.call_every(self.check_interval, self._check_all))
         self.timers.append(ctx.call_every(self.write_period, self._probe, WRITE, first=0.0))
         if self.read_period is not None:
             self.timers.append(ctx.call_every(self.read_period, self._probe, READ, first=self.read_period / 2))
+
+    async def _create(self, name: str) -> None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": NAMESPACE}, "data": {"seq": "0"}}
+        while True:
+            replica = self.balancer.pick() or self.apiservers[0]
+            code = await self._send(replica, self._request("POST", PATH, body), self.timeout)
+            if 200 <= code < 300 or code == 409:  # 409: created by an attempt that timed out
+                return
+            await self.ctx.sleep(1.0)
 
     async def _stop(self) -> None:
         for timer in self.timers:
@@ -126,10 +136,11 @@ class LoadProber(Actor):
             return
         if kind == WRITE:
             self.seq += 1
-            req = self._request("PATCH", f"{PATH}/{OBJECT}", {"data": {"seq": str(self.seq)}},
+            req = self._request("PATCH", f"{PATH}/{OBJECT}-{self.seq % self.ring}", {"data": {"seq": str(self.seq)}},
                                 content_type="application/merge-patch+json")
         else:
-            req = self._request("GET", f"{PATH}/{OBJECT}")
+            self.reads += 1
+            req = self._request("GET", f"{PATH}/{OBJECT}-{self.reads % self.ring}")
         self.in_flight += 1
         try:
             code = await self._send(replica, req, self.timeout)

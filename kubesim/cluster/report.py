@@ -20,7 +20,7 @@ from kubesim.cluster.prober import READ, WRITE
 from kubesim.cluster.spec import ClusterSpec
 from kubesim.cluster.topology import Plan
 
-TAIL = 10.0  # seconds at the end of a fault's window whose availability says "still serving"
+TAIL = 10.0  # seconds at the end of a window (a fault's, the run's) whose availability says "still serving"
 
 
 def build(spec: ClusterSpec, cluster: Plan, result: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +59,10 @@ def build(spec: ClusterSpec, cluster: Plan, result: dict[str, Any]) -> dict[str,
         oks = [latency for _t, latency, good in requests if good]
         report["availability"][kind] = {
             "sent": len(requests),
+            "codes": av.codes(records, WRITE if kind == "writes" else READ),
             "succeeded": sum(1 for _t, _l, good in requests if good),
             "share": av.share(requests, 0.0, duration),
+            "share_last_10s": av.share(requests, max(0.0, duration - TAIL), duration),
             "latency_p50": av.percentile(oks, 0.5),
             "latency_p99": av.percentile(oks, 0.99),
             "unavailable_seconds": sum(w.length(duration) for w in windows[kind]),
@@ -79,13 +81,44 @@ def build(spec: ClusterSpec, cluster: Plan, result: dict[str, Any]) -> dict[str,
         new = monitor.first_new_leader(start, before, until)
         entry["new_leader"] = None if new is None else {"after": new[0], "member": new[1]}
         for kind, requests in kinds.items():
+            during = [latency for t, latency, good in requests if good and start <= t < end]
             entry[kind] = {
                 "share_during": av.share(requests, start, end),
+                "latency_p50_during": av.percentile(during, 0.5),
+                "latency_p99_during": av.percentile(during, 0.99),
                 "share_last_10s": av.share(requests, max(start, end - TAIL), end),
                 **av.recovery(windows[kind], disrupted[kind], start, until, duration, spec.probe.timeout),
             }
         report["faults"].append(entry)
     return report
+
+
+Samples = list[tuple[str, dict[str, str], float]]
+
+
+def metric_changes(start: Samples, end: Samples) -> dict[str, Any]:
+    """What the etcd members' metrics say happened between two samplings: leader changes
+    (the most any member saw), mean WAL fsync latency, failed proposals."""
+    def by_instance(samples: Samples, name: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for sample_name, labels, value in samples:
+            if sample_name == name:
+                key = labels.get("instance", "")
+                out[key] = out.get(key, 0.0) + value
+        return out
+
+    def delta(name: str) -> dict[str, float]:
+        before = by_instance(start, name)
+        return {k: v - before.get(k, 0.0) for k, v in by_instance(end, name).items()}
+
+    fsync_sum = sum(delta("etcd_disk_wal_fsync_duration_seconds_sum").values())
+    fsync_count = sum(delta("etcd_disk_wal_fsync_duration_seconds_count").values())
+    return {
+        "etcd_leader_changes": max(delta("etcd_server_leader_changes_seen_total").values(), default=0.0),
+        "etcd_wal_fsync_mean_seconds": fsync_sum / fsync_count if fsync_count else None,
+        "etcd_wal_fsyncs": fsync_count,
+        "etcd_proposals_failed": sum(delta("etcd_server_proposals_failed_total").values()),
+    }
 
 
 def _leader_runs(leaders: list[tuple[float, str | None]]) -> list[tuple[float, str | None]]:

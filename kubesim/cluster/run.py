@@ -71,6 +71,7 @@ async def _drive(rt: Runtime, spec: ClusterSpec, placed: Placed, console: Consol
     duration = spec.run_duration()
     try:
         await _watch(rt, spec, placed, executor, monitor, duration, console)
+        await executor.sample_open_faults()
     finally:
         await executor.stop()
         await monitor.stop()
@@ -83,7 +84,8 @@ async def _drive(rt: Runtime, spec: ClusterSpec, placed: Placed, console: Consol
         "duration": duration,
         "placed": placed,
         "probe": probe,
-        "faults": [r.to_dict() for r in executor.records.values()],
+        "faults": [{**r.to_dict(), "metrics": reports.metric_changes(r.metrics_at_start, r.metrics_at_end or [])}
+                   for r in executor.records.values()],
         "events": executor.events,
         "monitor": monitor,
         "leader_changes": _counter_deltas(before, after),

@@ -1,11 +1,13 @@
 """`kubesim validate SPEC`: the plan summary for a good cluster spec, one error line and
-exit code 2 for a bad one; `kubesim run` refuses a cluster spec until the bootstrap exists."""
+exit code 2 for a bad one, and `kubesim run` refuses a bad one the same way, starting nothing."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+import pytest
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -72,8 +74,19 @@ def test_validate_a_non_cluster_spec(capsys):
     assert "a valid PingPong spec" in capsys.readouterr().out
 
 
-def test_run_refuses_a_cluster_spec_without_starting_anything(tmp_path, capsys):
+@pytest.mark.parametrize(("patch", "expected"), [
+    ({"controlPlane": {"machinez": 3}}, "controlPlane.machinez: Extra inputs are not permitted"),
+    ({"controlPlane": {"topology": "external", "externalEtcd": {"machines": 2}}},
+     "controlPlane.externalEtcd.machines: must be odd and >= 3 for external etcd (got 2)"),
+    ({"nodePools": [{"name": "pool-a", "count": 3, "machine": {"pods": 0}}]},
+     "nodePools[0].machine.pods: Input should be greater than or equal to 1"),
+    ({"costModel": {"overrides": {"disk.fsnyc": 1}}}, "unknown key 'disk.fsnyc'"),
+])
+def test_run_refuses_a_bad_cluster_spec_without_starting_anything(tmp_path, capsys, patch, expected):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump({"kind": "Cluster", "zones": ["zone-a", "zone-b", "zone-c"], **patch}))
     run_dir = tmp_path / "run"
-    assert main(["run", str(EXAMPLES / "cluster-small-stacked.yaml"), "--run-dir", str(run_dir)]) == 2
-    assert "running a Cluster spec is not built yet" in capsys.readouterr().err
+    assert main(["run", str(spec), "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
     assert not run_dir.exists()
