@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ import yaml
 from kubesim.api import defaults, kinds, selectors, status
 from kubesim.api import field as fld
 from kubesim.api.kinds import Kind
+from kubesim.api.meta import generate_name
 from kubesim.components.apiserver.admission import Attributes, Chain, Operation, UserInfo
 from kubesim.components.apiserver.patch import (
     JSON_PATCH,
@@ -363,7 +365,12 @@ class ResourceEndpoints:
         await self.chain.admit(attrs)
         # the store validates inside create; kube-apiserver runs validating admission (which
         # charges quota) only after that validation, so validate a copy first
-        before_create(served.kind, ns, copy.deepcopy(obj), self.now(), "")
+        probe = copy.deepcopy(obj)
+        probe_meta = probe.setdefault("metadata", {})
+        if probe_meta.get("generateName") and not probe_meta.get("name"):
+            # the store generates the name (rest.BeforeCreate) before it validates
+            probe_meta["name"] = generate_name(probe_meta["generateName"], random.Random(0))
+        before_create(served.kind, ns, probe, self.now(), "")
         await self.chain.validate(attrs)
         created = await served.store.create(ns, obj, dry_run=dry)
         return Outcome(201, created, warnings, served=served)
