@@ -98,6 +98,7 @@ def test_rolling_update_respects_surge_and_unavailable_at_every_step(cluster):
     assert d["metadata"]["annotations"][util.REVISION] == "2"
     st = d["status"]
     assert (st["replicas"], st["updatedReplicas"], st["readyReplicas"], st["availableReplicas"]) == (10, 10, 10, 10)
+    assert "unavailableReplicas" not in st  # omitempty
     assert condition(st, "Available")["reason"] == "MinimumReplicasAvailable"
     progressing = condition(st, "Progressing")
     assert progressing["status"] == "True" and progressing["reason"] == "NewReplicaSetAvailable"

@@ -490,6 +490,8 @@ class DeploymentController(Controller):
             "availableReplicas": available,
             "unavailableReplicas": unavailable,
         }
+        # DeploymentStatus's counts are omitempty: a zero is not written
+        status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
         if old.get("collisionCount") is not None:
             status["collisionCount"] = old["collisionCount"]
         if old.get("conditions"):
@@ -518,7 +520,7 @@ class DeploymentController(Controller):
         if not util.has_progress_deadline(d):
             util.remove_condition(status, "Progressing")
         current = util.get_condition(d.get("status") or {}, "Progressing")
-        complete_rollout = (status["replicas"] == status["updatedReplicas"] and current is not None
+        complete_rollout = (status.get("replicas", 0) == status.get("updatedReplicas", 0) and current is not None
                             and current.get("reason") == util.NEW_RS_AVAILABLE)
         stamp = self.cc.timestamp()
         what = f'ReplicaSet "{new_rs["metadata"]["name"]}"' if new_rs else f'Deployment "{d["metadata"]["name"]}"'
