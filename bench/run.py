@@ -12,13 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cluster_bench, etcd_bench, runtime_bench, scheduler_bench
+from bench import cluster_bench, etcd_bench, node_bench, runtime_bench, scheduler_bench
 
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "runtime_transport": runtime_bench.transport,
     "runtime_pingpong_10k": runtime_bench.pingpong_10k,
     "etcd": etcd_bench.etcd,
     "cluster_plan_5000": cluster_bench.plan_5000,
+    "nodes": node_bench.nodes_memory,
     "scheduler": scheduler_bench.scheduler,
 }
 

@@ -18,7 +18,6 @@ Static pods report through their mirror pod: `api_name` translates.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,10 +70,12 @@ def _update_transition_times(status: Obj, old: Obj, stamp: str) -> None:
 
 
 def merge_pod_status(api: Obj, cached: Obj) -> Obj:
-    """mergePodStatus: kubelet-owned conditions from the cache, the others from the API."""
-    merged = copy.deepcopy(cached)
-    conditions = [c for c in api.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
-    conditions.extend(c for c in cached.get("conditions") or [] if c.get("type") in KUBELET_CONDITIONS)
+    """mergePodStatus: kubelet-owned conditions from the cache, the others from the API.
+    The result shares the cached status' values (it is only read, to build the patch);
+    its conditions are its own."""
+    merged = dict(cached)
+    conditions = [dict(c) for c in api.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
+    conditions.extend(dict(c) for c in cached.get("conditions") or [] if c.get("type") in KUBELET_CONDITIONS)
     merged["conditions"] = conditions
     if merged.get("phase") in TERMINAL:
         reason = "PodCompleted" if merged["phase"] == "Succeeded" else "PodFailed"
@@ -141,6 +142,8 @@ class StatusManager:
         self._api_versions: dict[str, int] = {}
         self._pods: dict[str, Obj] = {}
         self._mirrors: dict[str, str] = {}  # static pod uid -> mirror pod uid
+        #: pods that may need a write: a version the apiserver lacks, or a deletion due
+        self._unsynced: dict[str, None] = {}
 
     # -- pod worker side ------------------------------------------------------------------
     def get(self, uid: str) -> Obj | None:
@@ -165,6 +168,7 @@ class StatusManager:
                 return cached.status
         self._statuses[uid] = Versioned(status, (cached.version if cached else 0) + 1,
                                         meta.get("namespace", ""), meta.get("name", ""), finished, now)
+        self._unsynced[uid] = None
         return status
 
     def forget(self, uid: str) -> None:
@@ -173,17 +177,21 @@ class StatusManager:
         self._api_versions.pop(uid, None)
         self._pods.pop(uid, None)
         self._mirrors.pop(uid, None)
+        self._unsynced.pop(uid, None)
 
     def set_mirror(self, static_uid: str, mirror_uid: str) -> None:
         """The static pod `static_uid` reports through the mirror pod `mirror_uid`."""
         self._mirrors[static_uid] = mirror_uid
+        if static_uid in self._statuses:
+            self._unsynced[static_uid] = None
 
     # -- sync side ------------------------------------------------------------------------
     def pending(self) -> list[str]:
         """Pods to write now, oldest change first (needsUpdate); a static pod waits for
         its mirror pod."""
         out = []
-        for uid, cached in self._statuses.items():
+        for uid in self._unsynced:
+            cached = self._statuses[uid]
             if self.is_static(self._pods.get(uid) or {}) and uid not in self._mirrors:
                 continue
             if self._api_versions.get(uid, 0) < cached.version or self.can_be_deleted(uid):
@@ -210,8 +218,11 @@ class StatusManager:
 
     def synced(self, uid: str, version: int) -> None:
         """The apiserver now has `version` of the pod's status."""
-        if uid in self._statuses:
+        cached = self._statuses.get(uid)
+        if cached is not None:
             self._api_versions[uid] = max(self._api_versions.get(uid, 0), version)
+            if self._api_versions[uid] >= cached.version and not self.can_be_deleted(uid):
+                self._unsynced.pop(uid, None)
 
     def can_be_deleted(self, uid: str, api_pod: Obj | None = None) -> bool:
         """canBeDeleted: deletion requested (on `api_pod` if given), phase terminal,
@@ -231,6 +242,8 @@ class StatusManager:
         uid = (pod.get("metadata") or {}).get("uid", "")
         if uid in self._statuses:
             self._pods[uid] = pod
+            if self.can_be_deleted(uid):
+                self._unsynced[uid] = None
 
     @staticmethod
     def is_static(pod: Obj) -> bool:
