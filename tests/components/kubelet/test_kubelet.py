@@ -154,3 +154,26 @@ def test_static_pods_run_with_mirror_pods(cluster):
 
     cluster.run(main)
     assert cluster.metric("kubelet_running_pods", node=name) == 0
+
+
+def test_startup_sli_excludes_the_image_pull(cluster):
+    """kubelet_pod_start_sli_duration_seconds: pod creation to all containers running as
+    seen on the watch, minus the image pulls; kubelet_pod_start_duration_seconds keeps them."""
+    cluster.kubelet(1)
+
+    async def main():
+        await cluster.rt.sleep(2.0)
+        pod = web_pod("pulls")
+        pod["spec"]["containers"][0]["image"] = "example.com/app:1"  # 1 s + 4 MB at 1 MB/s
+        created = await cluster.api.create("pods", pod)
+        await cluster.until(lambda: (cluster.get("pods", "default", "pulls") or {}).get("status", {})
+                            .get("phase") == "Running")
+        return parse_timestamp(created["metadata"]["creationTimestamp"]) - EPOCH, cluster.rt.now()
+
+    created, running = cluster.run(main)
+    sli = cluster.metric("kubelet_pod_start_sli_duration_seconds_sum", node="node-1")
+    start = cluster.metric("kubelet_pod_start_duration_seconds_sum", node="node-1")
+    assert cluster.metric("kubelet_pod_start_sli_duration_seconds_count", node="node-1") == 1
+    assert start >= 5.0  # the pull took 5 s of it
+    assert 0.0 < sli <= running - created - 5.0 + 1e-9
+    assert sli < start - 4.0
