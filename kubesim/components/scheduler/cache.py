@@ -89,11 +89,20 @@ class Cache:
         self._images: dict[str, ImageStateSummary] = {}
         self._generation = 0
         self._tree_generation = 0
+        #: node names from least to most recently changed (upstream's headNode list), so a
+        #: snapshot update visits only the nodes changed since it was taken.
+        self._recent: dict[str, None] = {}
 
     # -- helpers ------------------------------------------------------------------------
     def _touch(self, ni: NodeInfo) -> None:
         self._generation += 1
         ni.generation = self._generation
+        self._recent.pop(ni.name, None)
+        self._recent[ni.name] = None
+
+    def _drop(self, name: str) -> None:
+        del self._nodes[name]
+        self._recent.pop(name, None)
 
     def _info(self, name: str) -> NodeInfo:
         ni = self._nodes.get(name)
@@ -113,7 +122,7 @@ class Cache:
         ni.remove_pod(key)
         self._touch(ni)
         if not ni.pods and node_name not in self._present:
-            del self._nodes[node_name]
+            self._drop(node_name)
 
     # -- nodes --------------------------------------------------------------------------
     def add_node(self, node: dict[str, Any]) -> None:
@@ -148,7 +157,7 @@ class Cache:
             ni.set_node({"metadata": {"name": name}})
             self._touch(ni)
         else:
-            del self._nodes[name]
+            self._drop(name)
 
     def _add_images(self, ni: NodeInfo) -> None:
         """``addNodeImageStates``: the node's images, each summary shared with other nodes."""
@@ -254,9 +263,11 @@ class Cache:
         """
         rebuild = snap.tree_generation != self._tree_generation
         affinity_changed = False
-        for name in self._present:
+        for name in reversed(self._recent):
             ni = self._nodes[name]
             if ni.generation <= snap.generation:
+                break
+            if name not in self._present:
                 continue
             existing = snap.node_info_map.get(name)
             clone = ni.clone()
