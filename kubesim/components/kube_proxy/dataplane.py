@@ -10,8 +10,9 @@ connection is DNATed to, or None (no such Service, or it has no usable endpoint 
   connection, `close_connection` ends it (lc/wlc/sed/nq depend on these);
 - nftables: `numgen random mod N` as `rng.randrange(N)`, with per-endpoint affinity sets.
 
-Each state holds one node's view; `sync(view)` moves it to a newer `ProxyView` (IPVS
-returns the operations it took). Randomness comes only from the ``rng`` passed in.
+Each state holds one node's view; `sync(view)` moves it to a newer `ProxyView`. The
+per-Service rules and kernel state are built on first use only, so thousands of nodes
+can share one view. Randomness comes only from the ``rng`` passed in.
 """
 
 from __future__ import annotations
@@ -118,30 +119,46 @@ class IptablesState:
 
 @dataclass
 class IpvsState:
-    """One node's IPVS data plane: the desired table and the kernel's live state."""
+    """One node's IPVS data plane. A virtual server enters the kernel model the first
+    time a connection reaches it and follows every synced view from then on, so a node
+    keeps kernel state only for the Services its traffic reaches (the desired state of
+    the others is in the shared view)."""
 
     view: ProxyView
     config: ipvs_mode.IpvsConfig = field(default_factory=ipvs_mode.IpvsConfig)
-    table: ipvs_mode.IpvsTable = field(init=False)
     kernel: ipvs_mode.IpvsKernel = field(default_factory=ipvs_mode.IpvsKernel, repr=False)
 
-    def __post_init__(self) -> None:
-        self.table = ipvs_mode.IpvsTable({}, {})
-        self.sync(self.view)
-
-    def sync(self, view: ProxyView) -> ipvs_mode.IpvsDiff:
-        """Program ``view``; returns the operations (from the previous table)."""
+    def sync(self, view: ProxyView) -> None:
+        """Program ``view`` into the virtual servers the kernel model holds."""
         self.view = view
-        new = ipvs_mode.build_table(view, self.config)
-        ops = ipvs_mode.diff(self.table, new)
-        self.kernel.apply(new)
-        self.table = new
-        return ops
+        for key in sorted(self.kernel.services):
+            self.kernel.apply_one(key, *self._desired(key))
+
+    def _desired(self, key: ipvs_mode.VsKey) -> tuple[ipvs_mode.VirtualServer | None, frozenset[Backend]]:
+        ip, port, protocol = key
+        if ip in self.config.node_ips:
+            names = self.view.node_ports.get((port, protocol), ())
+        else:
+            names = self.view.vips.get(key, ())
+        for spn in names:
+            sp = self.view.port(spn)
+            if sp is None:
+                continue
+            for vs, rs in ipvs_mode.service_entries(sp, self.view.endpoints_of(spn), self.config):
+                if (vs.address, vs.port, vs.protocol) == key:
+                    return vs, rs
+        return None, frozenset()
 
     def route(
         self, client_ip: str, vip: str, port: int, protocol: str, rng: random.Random, now: float
     ) -> Backend | None:
-        return self.kernel.schedule((vip, port, protocol), client_ip, now)
+        key = (vip, port, protocol)
+        if key not in self.kernel.services:
+            vs, rs = self._desired(key)
+            if vs is None:
+                return None
+            self.kernel.apply_one(key, vs, rs)
+        return self.kernel.schedule(key, client_ip, now)
 
 
 @dataclass

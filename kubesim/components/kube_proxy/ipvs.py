@@ -34,6 +34,7 @@ __all__ = [
     "VirtualServer",
     "IpvsTable",
     "IpvsDiff",
+    "service_entries",
     "build_table",
     "diff",
     "iptables_rules",
@@ -87,9 +88,10 @@ class IpvsTable:
         return sum(len(rs) for _, rs in self.servers.values())
 
 
-def _service_entries(
+def service_entries(
     sp: ServicePort, eps: tuple[Endpoint, ...], cfg: IpvsConfig
 ) -> Iterator[tuple[VirtualServer, frozenset[RsKey]]]:
+    """The virtual servers of one service port on this node, each with its real servers."""
     cat = categorize(eps, sp, cfg.node_name, cfg.zone)
     cluster = frozenset((e.ip, e.port) for e in cat.cluster)
     local = frozenset((e.ip, e.port) for e in cat.local)
@@ -154,7 +156,7 @@ def build_table(view: ProxyView, cfg: IpvsConfig) -> IpvsTable:
     sets: dict[str, set[str]] = {}
     for sp in view.service_ports():
         eps = view.endpoints_of(sp.name)
-        for vs, rs in _service_entries(sp, eps, cfg):
+        for vs, rs in service_entries(sp, eps, cfg):
             servers[(vs.address, vs.port, vs.protocol)] = (vs, rs)
         for name, entry in _service_ipsets(sp, eps, cfg):
             sets.setdefault(name, set()).add(entry)
@@ -390,28 +392,34 @@ class IpvsKernel:
         for key in [k for k in self.services if k not in table.servers]:
             del self.services[key]
         for key in sorted(table.servers):
-            vs, wanted = table.servers[key]
-            svc = self.services.get(key)
-            changed = svc is None or svc.vs.scheduler != vs.scheduler
-            if svc is None or changed:
-                svc = self.services[key] = _Service(vs)
-            svc.vs = vs
-            for d in list(svc.dests):
-                if d.key in wanted and d.weight == 0:  # re-added while draining
-                    self._delete_dest(svc, d)
-                    changed = True
-                elif d.key not in wanted and d.weight > 0:
-                    if d.active or d.inactive:
-                        d.weight = 0
-                    else:
-                        self._delete_dest(svc, d)
-                    changed = True
-            present = {d.key for d in svc.dests}
-            for rs in sorted(wanted - present):
-                svc.dests.insert(0, _Dest(rs))
+            self.apply_one(key, *table.servers[key])
+
+    def apply_one(self, key: VsKey, vs: VirtualServer | None, wanted: frozenset[RsKey]) -> None:
+        """Make one virtual server match (``vs`` None: delete it)."""
+        if vs is None:
+            self.services.pop(key, None)
+            return
+        svc = self.services.get(key)
+        changed = svc is None or svc.vs.scheduler != vs.scheduler
+        if svc is None or changed:
+            svc = self.services[key] = _Service(vs)
+        svc.vs = vs
+        for d in list(svc.dests):
+            if d.key in wanted and d.weight == 0:  # re-added while draining
+                self._delete_dest(svc, d)
                 changed = True
-            if changed:
-                svc.dests_changed()
+            elif d.key not in wanted and d.weight > 0:
+                if d.active or d.inactive:
+                    d.weight = 0
+                else:
+                    self._delete_dest(svc, d)
+                changed = True
+        present = {d.key for d in svc.dests}
+        for rs in sorted(wanted - present):
+            svc.dests.insert(0, _Dest(rs))
+            changed = True
+        if changed:
+            svc.dests_changed()
 
     def _delete_dest(self, svc: _Service, d: _Dest) -> None:
         i = svc.dests.index(d)

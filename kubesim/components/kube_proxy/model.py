@@ -42,6 +42,7 @@ __all__ = [
     "Categorized",
     "ChangeSummary",
     "ProxyView",
+    "changes_between",
     "parse_service",
     "parse_slice",
     "categorize",
@@ -429,6 +430,20 @@ class ProxyView:
         return view, ChangeSummary(
             endpoints=frozenset([nn]), endpoint_events=1, trigger_times=trigger
         )
+
+
+def changes_between(old: ProxyView, new: ProxyView) -> ChangeSummary:
+    """What differs between two views built independently (after a relist from scratch):
+    the Services whose ports or whose endpoints are not equal."""
+    services = frozenset(
+        nn for nn in {*old.services, *new.services}
+        if old.services.get(nn, ()) != new.services.get(nn, ())
+    )
+    endpoints = frozenset(
+        nn for nn in {*old.endpoints, *new.endpoints}
+        if old.endpoints.get(nn, _EMPTY_PORTS) != new.endpoints.get(nn, _EMPTY_PORTS)
+    )
+    return ChangeSummary(services, endpoints, len(services), len(endpoints))
 
 
 def _vip_keys(sp: ServicePort) -> Iterator[VipKey]:

@@ -34,6 +34,7 @@ __all__ = [
     "NftDiff",
     "chain_base",
     "endpoint_chain_base",
+    "service_parts",
     "build_ruleset",
     "diff",
 ]
@@ -129,7 +130,7 @@ class NftRuleset:
         return ()
 
 
-def _service_parts(
+def service_parts(
     sp: ServicePort, eps: tuple[Endpoint, ...], cfg: NftConfig
 ) -> tuple[dict[str, tuple[str, ...]], list[tuple[str, str]]]:
     """(chains, [(set name, element)]) of one service port (syncProxyRules' loop)."""
@@ -223,7 +224,7 @@ def build_ruleset(view: ProxyView, cfg: NftConfig) -> NftRuleset:
     chains: dict[str, tuple[str, ...]] = {}
     sets: dict[str, set[str]] = {name: set() for name in MAPS}
     for sp in view.service_ports():
-        c, elems = _service_parts(sp, view.endpoints_of(sp.name), cfg)
+        c, elems = service_parts(sp, view.endpoints_of(sp.name), cfg)
         chains.update(c)
         for name, elem in elems:
             sets.setdefault(name, set()).add(elem)

@@ -110,16 +110,21 @@ def test_client_ip_affinity_in_iptables_and_nftables():
         assert len(later) > 1  # expired after 30 s idle: re-balanced
 
 
-def test_ipvs_rr_even_and_sync_reports_operations():
+def test_ipvs_rr_even_and_sync_follows_the_view():
     view = _one_service([True] * 3)
     state = IpvsState(view, IpvsConfig(scheduler="rr"))
     rng = random.Random(0)
+    assert not state.kernel.services  # nothing in the kernel model before traffic
     counts = Counter(
         route(state, f"10.244.0.{i % 200}", "10.96.0.1", 80, rng=rng) for i in range(3000)
     )
     assert sorted(counts.values()) == [1000, 1000, 1000]
-    ops = state.sync(_one_service([True, True, False]))
-    assert (ops.rs_deleted, ops.rs_added, ops.vs_added) == (1, 0, 0)
+    state.sync(_one_service([True, True, False]))  # 10.0.0.3 drains: its connections stay open
+    assert state.kernel.connections(("10.96.0.1", 80, "TCP"))[("10.0.0.3", 80)] == 1000
+    after = {route(state, f"10.244.1.{i}", "10.96.0.1", 80, rng=rng) for i in range(20)}
+    assert after == {("10.0.0.1", 80), ("10.0.0.2", 80)}
+    state.sync(ProxyView())
+    assert route(state, "10.244.0.1", "10.96.0.1", 80, rng=rng) is None
 
 
 def test_external_traffic_policy_local_routes_to_local_endpoints():
