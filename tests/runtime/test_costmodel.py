@@ -303,17 +303,23 @@ def test_to_dict_mirrors_the_default_file(cm: CostModel) -> None:
 
 # -- derived costs: kube-proxy and image pulls -------------------------------------------
 
-# Huawei, KubeCon EU 2017 "Scale Kubernetes to Support 50,000 Services", latency to add a
-# rule: 1 service / 8 rules: 2 ms; 5,000 / 40,000: 11 min; 20,000 / 160,000: 5 hours.
-HUAWEI_IPTABLES = [(8, 0.002), (40_000, 11 * 60.0), (160_000, 5 * 3600.0)]
+# Huawei, KubeCon EU 2017 "Scale Kubernetes to Support 50,000 Services" (kubernetes/community
+# #692), latency to add rules: 1 service / 8 rules: 2 ms; 5,000 / 40,000: 11 min; 20,000 /
+# 160,000: 5 hours: the time to add that many Services one after another, each addition
+# rewriting the whole table.
+HUAWEI_IPTABLES = [(1, 0.002), (5_000, 11 * 60.0), (20_000, 5 * 3600.0)]
 
 
-def test_iptables_curve_passes_near_the_huawei_data_points(cm: CostModel) -> None:
-    # Tolerance: 10% at the two large points (the fit goes through them to < 0.2%),
-    # 25% at the 8-rule point (2 ms is a rounded figure of a process-spawn-dominated cost).
-    for rules, seconds in HUAWEI_IPTABLES:
-        rel = 0.25 if rules < 100 else 0.10
-        assert cm.iptables_sync_seconds(rules, 1) == pytest.approx(seconds, rel=rel), rules
+def _add_services_one_by_one(cm: CostModel, services: int) -> float:
+    return sum(cm.iptables_sync_seconds(8 * k, 8) for k in range(1, services + 1))
+
+
+def test_iptables_curve_reproduces_the_huawei_table(cm: CostModel) -> None:
+    # 2% at the two large points (the fit goes through them), 10% at the 1-service point
+    # (2 ms is a rounded figure of a process-spawn-dominated cost).
+    for services, seconds in HUAWEI_IPTABLES:
+        rel = 0.10 if services == 1 else 0.02
+        assert _add_services_one_by_one(cm, services) == pytest.approx(seconds, rel=rel), services
 
 
 def test_iptables_grows_with_the_rule_count_while_ipvs_stays_flat(cm: CostModel) -> None:
@@ -323,11 +329,14 @@ def test_iptables_grows_with_the_rule_count_while_ipvs_stays_flat(cm: CostModel)
     iptables = [cm.iptables_sync_seconds(8 * n, 8) for n in services]
     ipvs = [cm.ipvs_sync_seconds(1, 10) for _ in services]
     assert all(a < b for a, b in itertools.pairwise(iptables))
-    assert iptables[-1] > 1000 * iptables[0]
+    assert iptables[-1] > 500 * iptables[0]
+    # the per-sync growth between 5,000 and 20,000 Services is 4 ** 1.395 (~6.9x), the
+    # derivative of the table's 27x for the whole build-up
+    assert iptables[-1] / iptables[4] == pytest.approx(4**1.395, rel=0.05)
     assert len(set(ipvs)) == 1 and ipvs[0] < 0.01
     # 2018 IPVS deep dive: 2,000 services x 10 pods -> >= 20,000 iptables records per node;
-    # already tens of seconds per sync on this curve, while IPVS stays at milliseconds.
-    assert cm.iptables_sync_seconds(20_000, 10) > 10.0 > 1000 * cm.ipvs_sync_seconds(1, 10)
+    # a full restore of them takes a third of a second, 100x an IPVS sync.
+    assert cm.iptables_sync_seconds(20_000, 20_000) > 100 * cm.ipvs_sync_seconds(1, 10)
 
 
 def test_ipvs_and_nftables_are_linear_in_what_changed(cm: CostModel) -> None:
@@ -339,7 +348,7 @@ def test_ipvs_and_nftables_are_linear_in_what_changed(cm: CostModel) -> None:
     )
     small, large = cm.nftables_sync_seconds(8, 8), cm.nftables_sync_seconds(160_000, 8)
     assert small < large < small + 0.1  # only a small per-ruleset term
-    assert large < cm.iptables_sync_seconds(160_000, 8) / 1e4
+    assert large < cm.iptables_sync_seconds(160_000, 8) / 50  # ~100x cheaper at 20,000 Services
     assert cm.nftables_sync_seconds(1_000, 1_000) > cm.nftables_sync_seconds(1_000, 10)
 
 
