@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +20,27 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
     start_http_server,
 )
 
 _TYPES = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
+#: the gauge each host exports of its clock: with Prometheus' wall-clock timestamps it shows
+#: how fast simulated time runs
+SIMULATED_SECONDS = "kubesim_simulated_seconds"
+SIMULATED_SECONDS_HELP = "Simulated seconds since the run started, by this host's clock."
 
 
 class MetricsRegistry:
-    """One process's registry, with the metric families created in it so far."""
+    """One process's registry, with the metric families created in it so far; with
+    `process_metrics`, also the process' own (process_cpu_seconds_total,
+    process_resident_memory_bytes, ...), as every Go binary of Kubernetes exports them."""
 
-    def __init__(self) -> None:
+    def __init__(self, process_metrics: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        if process_metrics:
+            ProcessCollector(registry=self.registry)
         self._families: dict[str, tuple[str, tuple[str, ...], Any]] = {}
         self._server: Any = None
 
@@ -131,6 +140,10 @@ class BoundMetric:
 
     def observe(self, value: float) -> None:
         self._child().observe(value)
+
+    def set_function(self, read: Callable[[], float]) -> None:
+        """A gauge whose value is read when scraped."""
+        self._child().set_function(read)
 
     def remove(self, *values: str) -> None:
         """Forget one child (e.g. a pod that is gone)."""

@@ -19,7 +19,7 @@ from kubesim.runtime.clock import ScaledWallClock
 from kubesim.runtime.costmodel import CostModel
 from kubesim.runtime.envelope import Envelope, unpack_batch
 from kubesim.runtime.host import ActorHost
-from kubesim.runtime.metrics import MetricsRegistry
+from kubesim.runtime.metrics import SIMULATED_SECONDS, SIMULATED_SECONDS_HELP, MetricsRegistry
 from kubesim.runtime.ray.transport import BatchingTransport
 
 DRAIN_SLICE = 500  # envelopes dispatched before yielding to timers and other tasks
@@ -77,7 +77,7 @@ class HostActorImpl:
         state_dir = self.run_dir / "hosts"
         state_dir.mkdir(parents=True, exist_ok=True)
         self.incarnation = _bump(state_dir / f"{name}.incarnation")
-        self.metrics = MetricsRegistry()
+        self.metrics = MetricsRegistry(process_metrics=True)
         self.port = self.metrics.serve(0)
         machines = {m["name"]: Machine(**m) for m in config["machines"]}
         machines.setdefault("driver", Machine("driver", zone="driver", role="driver"))
@@ -109,6 +109,7 @@ class HostActorImpl:
         self.m_mailbox = runtime_metrics.gauge(
             "kubesim_mailbox_depth", "Envelopes received by this host and not yet dispatched."
         )
+        runtime_metrics.gauge(SIMULATED_SECONDS, SIMULATED_SECONDS_HELP).set_function(self.host.clock.now)
         self.inbox: deque[Envelope] = deque()
         self._draining = False
         self._ready = self.loop.create_task(self._setup())

@@ -61,6 +61,10 @@ class RayRuntime(Runtime):
         self._started_ray = False
         self._epoch = 0.0
         self._registry: Any = None
+        #: the file_sd targets file, rewritten whenever host actors start (a Prometheus
+        #: reading it scrapes every host from its first moments)
+        self.targets_file = self.run_dir / "prometheus" / "targets.json"
+        self._metrics_ports: dict[str, int] = {}
 
     # placement ------------------------------------------------------------
     @staticmethod
@@ -132,7 +136,9 @@ class RayRuntime(Runtime):
             ).remote(host, self._config())
         self._pending = {}
         self.hosts.update(created)
-        await asyncio.gather(*(h.info.remote() for h in created.values()))
+        infos = await asyncio.gather(*(h.info.remote() for h in created.values()))
+        self._metrics_ports.update({info["name"]: info["metrics_port"] for info in infos})
+        self._write_file_sd(self.targets_file, self._metrics_ports)
 
     # running --------------------------------------------------------------
     def start(self) -> None:
@@ -193,13 +199,14 @@ class RayRuntime(Runtime):
     async def write_targets(self, path: str | Path | None = None) -> Path:
         """Write the Prometheus file_sd targets of every host actor's /metrics endpoint."""
         infos = await self.host_info()
-        target = Path(path) if path else self.run_dir / "prometheus" / "targets.json"
+        return self._write_file_sd(Path(path) if path else self.targets_file,
+                                   {name: info["metrics_port"] for name, info in infos.items()})
+
+    @staticmethod
+    def _write_file_sd(path: Path, ports: dict[str, int]) -> Path:
         return write_file_sd(
-            target,
-            [
-                (f"127.0.0.1:{info['metrics_port']}", {"job": "kubesim", "kubesim_host": name})
-                for name, info in sorted(infos.items())
-            ],
+            path,
+            [(f"127.0.0.1:{port}", {"job": "kubesim", "kubesim_host": name}) for name, port in sorted(ports.items())],
         )
 
     def close(self) -> None:

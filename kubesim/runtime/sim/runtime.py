@@ -22,7 +22,12 @@ from kubesim.runtime.clock import LoopClock
 from kubesim.runtime.costmodel import CostModel
 from kubesim.runtime.envelope import Envelope, Kind, pack, unpack
 from kubesim.runtime.host import ActorHost
-from kubesim.runtime.metrics import MetricsRegistry, write_file_sd
+from kubesim.runtime.metrics import (
+    SIMULATED_SECONDS,
+    SIMULATED_SECONDS_HELP,
+    MetricsRegistry,
+    write_file_sd,
+)
 from kubesim.runtime.network import HOLD, LinkClass, NetworkModel
 from kubesim.runtime.seeding import stream
 from kubesim.runtime.sim.loop import VirtualClockLoop
@@ -65,7 +70,7 @@ class SimRuntime(Runtime):
         self.strict = strict
         self.loop = VirtualClockLoop()
         self.clock = LoopClock(self.loop)
-        self.metrics = MetricsRegistry()
+        self.metrics = MetricsRegistry(process_metrics=True)
         self.trace = TraceHash()
         self.network = NetworkModel(
             latency={c: self.cost.latency(f"network.{c.value}") for c in LinkClass},
@@ -88,6 +93,8 @@ class SimRuntime(Runtime):
         self._m_sent = self.metrics.handle({"host": "sim"}).counter(
             "kubesim_messages_sent_total", "Envelopes sent by logical actors on this host."
         )
+        self.metrics.handle({"host": "sim"}).gauge(SIMULATED_SECONDS, SIMULATED_SECONDS_HELP).set_function(
+            self.clock.now)
         self._down: dict[str, list[str]] = {}
         self.add_machine(Machine(DRIVER_MACHINE, zone="driver", role="driver"))
         self._driver = ActorSpec(Address.parse(DRIVER), _DriverActor, DRIVER_MACHINE)
