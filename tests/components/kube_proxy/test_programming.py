@@ -54,6 +54,7 @@ def test_ipvs_and_nftables_work_stay_small_for_one_change():
     assert w.seconds(cost) < 0.01 and nw.seconds(cost) < 0.01
 
 
+@pytest.mark.slow
 def test_sizes_and_timings_at_10k(capsys):
     t0 = time.perf_counter()
     services, slices = cluster(10_000)
