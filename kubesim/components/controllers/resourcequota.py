@@ -20,7 +20,6 @@ period still counts until it is gone.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from kubesim.api import kinds
 from kubesim.components.apiserver.admission import resource_lists as rl
@@ -30,7 +29,7 @@ from kubesim.components.apiserver.admission.resourcequota.evaluators import (
     Registry,
 )
 from kubesim.components.client.events import EventHandler
-from kubesim.components.client.store import DeletedFinalStateUnknown, Obj
+from kubesim.components.client.store import DeletedFinalStateUnknown, Indexer, Obj
 from kubesim.components.controllers.base import Controller, ControllerContext, object_key, unwrap
 from kubesim.runtime.context import Timer
 
@@ -86,7 +85,7 @@ class ResourceQuotaController(Controller):
         self.quota_informer = cc.informers.informer(RESOURCE_QUOTAS)
         self.quota_informer.add_event_handler(EventHandler(
             on_add=self._add_quota, on_update=self._update_quota))
-        self.listers: dict[str, Any] = {}
+        self.listers: dict[str, Indexer] = {}
         for resource in monitored_resources():
             informer = cc.informers.informer(resource)
             self.listers[resource] = informer.indexer
