@@ -138,6 +138,13 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace) -> int:
+    """Run a clusterloader2-style load test; exit 0 when every SLO held, 1 when not, 2 on a bad config."""
+    from kubesim.loadgen.cli import run_load
+
+    return run_load(args)
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -169,6 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--kubeconfig", default="kubesim.kubeconfig", help="where to write the kubeconfig")
     up.add_argument("--seed", type=int, default=0, help="the run's random seed")
     up.add_argument("--run-dir", help="where the run keeps its files (default: a temporary directory)")
+    load = sub.add_parser("load", help="run a clusterloader2-style load test and report its SLOs")
+    load.add_argument("config", help="the load-test config YAML (clusterloader2 format)")
+    load.add_argument("--kubeconfig", help="run against the cluster this kubeconfig reaches (over HTTP) "
+                                           "instead of the config's simulated cluster")
+    load.add_argument("--cluster", help="a kind: Cluster spec to run against (overrides the config's cluster)")
+    load.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                      help="a test override (the config's template parameters, e.g. PODS_PER_NODE=30)")
+    load.add_argument("--out", help="where the result and report go (default: runs/load-NAME-TIME)")
+    load.add_argument("--seed", type=int, default=0, help="random seed of the load worker (kubeconfig targets)")
     return parser
 
 
@@ -181,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args)
     if args.command == "up":
         return _up(args)
+    if args.command == "load":
+        return _load(args)
     return _run(args)
 
 
