@@ -12,7 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cluster_bench, etcd_bench, node_bench, runtime_bench, scheduler_bench
+from bench import (
+    cluster_bench,
+    etcd_bench,
+    kube_proxy_bench,
+    node_bench,
+    runtime_bench,
+    scheduler_bench,
+)
 
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "runtime_transport": runtime_bench.transport,
@@ -21,6 +28,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "cluster_plan_5000": cluster_bench.plan_5000,
     "nodes": node_bench.nodes_memory,
     "scheduler": scheduler_bench.scheduler,
+    "kube_proxy": kube_proxy_bench.kube_proxy,
 }
 
 

@@ -100,22 +100,23 @@ def _split_sum(view: ProxyView, cfg: Any, anonymous: Any, memo: Memo,
                per_port: Callable[[ServicePort, tuple[Endpoint, ...], Any], tuple[int, ...]],
                tag: str, width: int) -> tuple[int, ...]:
     """Sum ``per_port`` (``width`` counts) over every service port: node-independent
-    ports once per view and anonymous config (through ``memo``), the others with this
-    node's ``cfg``."""
+    ports once per view and anonymous config (through ``memo``, which also keeps the list
+    of the other ports), the others with this node's ``cfg``."""
 
-    def shared() -> tuple[int, ...]:
-        acc = [0] * width
+    def partition() -> tuple[list[int], list[tuple[ServicePort, tuple[Endpoint, ...]]]]:
+        acc, dependent = [0] * width, []
         for sp in view.service_ports():
             eps = view.endpoints_of(sp.name)
             if node_independent(sp, eps):
                 acc = _add(acc, per_port(sp, eps, anonymous))
-        return tuple(acc)
+            else:
+                dependent.append((sp, eps))
+        return acc, dependent
 
-    total = list(memo((tag, id(view), anonymous), shared))
-    for sp in view.service_ports():
-        eps = view.endpoints_of(sp.name)
-        if not node_independent(sp, eps):
-            total = _add(total, per_port(sp, eps, cfg))
+    shared, dependent = memo((tag, id(view), anonymous), partition)
+    total = list(shared)
+    for sp, eps in dependent:
+        total = _add(total, per_port(sp, eps, cfg))
     return tuple(total)
 
 

@@ -17,10 +17,10 @@ on the periodic timer; until both informers have synced nothing is programmed. A
 
 Spawning (the kubelet / DaemonSet side does it for each node)::
 
-    ActorSpec(Address("kube-proxy", node), KubeProxy, machine=node, host=<host group>,
-              kwargs={"config": KubeProxyConfig(node_name=node, mode="ipvs", ...),
-                      "client_factory": lambda ctx: <APIClient>},
-              metric_labels={"node": node})
+    rt.spawn(kube_proxy_spec(KubeProxyConfig(node_name=node, mode="ipvs", ...),
+                             client_factory, host=<host group>))
+    # = ActorSpec(Address("kube-proxy", node), KubeProxy, node, host=<host group>,
+    #             kwargs={"config": ..., "client_factory": ...}, metric_labels={"node": node})
 
 Every kube-proxy with the same ``host`` shares one view: spawn a host group's proxies
 against the same cluster. Messages (``call``):
@@ -55,11 +55,11 @@ from kubesim.components.kube_proxy.programming import (
 )
 from kubesim.components.kube_proxy.runner import BoundedFrequencyRunner
 from kubesim.components.kube_proxy.shared_view import ViewHub, hub_of
-from kubesim.runtime.actor import Actor
+from kubesim.runtime.actor import Actor, ActorSpec
 from kubesim.runtime.address import Address
 from kubesim.runtime.context import Context, Timer
 
-__all__ = ["FULL_SYNC_PERIOD", "IPTABLES_MAX_INTERVAL", "KubeProxy"]
+__all__ = ["FULL_SYNC_PERIOD", "IPTABLES_MAX_INTERVAL", "KubeProxy", "kube_proxy_spec"]
 
 ClientFactory = Callable[[Context], APIClient]
 #: proxyutil.FullSyncPeriod: iptables and nftables rewrite everything at least hourly.
@@ -160,7 +160,7 @@ class KubeProxy(Actor):
         for _, trigger in summary.trigger_times:
             when = parse_timestamp(trigger)
             if when > self.started:
-                self.metrics.programming.observe(max(0.0, end - when))
+                self.metrics.programmed(max(0.0, end - when))
 
     # -- traffic ----------------------------------------------------------------------------
 
@@ -201,3 +201,14 @@ def _mode(cfg: KubeProxyConfig) -> tuple[Ledger, dataplane.ModeState]:
     nft = NftConfig(node_name=cfg.node_name, zone=cfg.zone, cluster_cidr=cfg.cluster_cidr,
                     masquerade_all=cfg.masquerade_all)
     return NftablesLedger(nft), dataplane.NftablesState(empty, nft)
+
+
+def kube_proxy_spec(config: KubeProxyConfig, client_factory: ClientFactory, *,
+                    machine: str | None = None, host: str | None = None) -> ActorSpec:
+    """The actor spec of ``config``'s kube-proxy: address ``kube-proxy/<node>`` on the
+    node's machine (default: a machine named after the node), in host group ``host``
+    (whose kube-proxies share one view), every metric labelled ``node=<node>``."""
+    name = config.node_name
+    return ActorSpec(Address("kube-proxy", name), KubeProxy, machine or name,
+                     kwargs={"config": config, "client_factory": client_factory},
+                     host=host, metric_labels={"node": name})

@@ -15,9 +15,9 @@ from kubesim.api.meta import timestamp
 from kubesim.components.kube_proxy.config import KubeProxyConfig, KubeProxyConfigError
 from kubesim.components.kube_proxy.iptables import IptablesConfig, count_rules
 from kubesim.components.kube_proxy.model import TRIGGER_TIME_ANNOTATION
-from kubesim.components.kube_proxy.proxier import KubeProxy
+from kubesim.components.kube_proxy.proxier import KubeProxy, kube_proxy_spec
 from kubesim.components.kube_proxy.shared_view import hub_of
-from kubesim.runtime import ActorSpec, Address, Machine
+from kubesim.runtime import Machine
 from kubesim.runtime.sim import SimRuntime
 from kubesim.testing.fake_apiserver import FakeAPIServer
 from tests.components.kube_proxy.helpers import cluster, endpoint, endpoint_slice, service
@@ -49,9 +49,7 @@ class Cluster:
         self.rt.add_machine(Machine(node, zone="zone-a", role="worker"))
         config = KubeProxyConfig(node_name=node, epoch=EPOCH, **cfg)
         client = self.client
-        self.rt.spawn(ActorSpec(Address("kube-proxy", node), KubeProxy, node, host=host,
-                                kwargs={"config": config, "client_factory": lambda ctx: client},
-                                metric_labels={"node": node}))
+        self.rt.spawn(kube_proxy_spec(config, lambda ctx: client, host=host))
         return f"kube-proxy/{node}"
 
     def run(self, main: Callable[[], Any], limit: float = 3600.0) -> Any:
