@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
@@ -17,6 +18,7 @@ from kubesim import __version__
 
 
 def _run(args: argparse.Namespace) -> int:
+    from kubesim.metrics.session import RunPrometheus, SessionError
     from kubesim.runtime.costmodel import CostModelError
     from kubesim.specs import PingPongSpec, SpecFileError, load_spec
 
@@ -32,15 +34,17 @@ def _run(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         if (run_dir / "report.json").exists():
             raise SpecFileError(f"--run-dir {run_dir}: holds an earlier run's report; give another directory")
-    except (SpecFileError, CostModelError) as exc:
+        watch = RunPrometheus.for_spec(spec, run_dir, console) if args.prometheus else contextlib.nullcontext()
+    except (SpecFileError, CostModelError, SessionError) as exc:
         print(f"kubesim: error: {exc}", file=sys.stderr)
         return 2
-    if isinstance(spec, PingPongSpec):
-        run_pingpong(spec, run_dir, console, hold=args.hold)
-        return 0
-    from kubesim.cluster.cli import run_cluster_spec
+    with watch:
+        if isinstance(spec, PingPongSpec):
+            run_pingpong(spec, run_dir, console, hold=args.hold)
+            return 0
+        from kubesim.cluster.cli import run_cluster_spec
 
-    return run_cluster_spec(spec, run_dir, console, Path(args.report) if args.report else None)
+        return run_cluster_spec(spec, run_dir, console, Path(args.report) if args.report else None)
 
 
 def _with_overrides(spec: Any, args: argparse.Namespace) -> Any:
@@ -102,6 +106,7 @@ def _up(args: argparse.Namespace) -> int:
         place_control_plane,
         wait_ready,
     )
+    from kubesim.metrics.session import RunPrometheus, SessionError
     from kubesim.runtime.ray.local import ensure_ray
     from kubesim.runtime.ray.runtime import RayRuntime
 
@@ -116,7 +121,18 @@ def _up(args: argparse.Namespace) -> int:
     settings = {"port": 0, "tokens": [admin_token_entry(token)], "epoch": time.time(),
                 "tls_cert": serving.cert_pem, "tls_key": serving.key_pem}
     runtime = RayRuntime(seed=args.seed, run_dir=args.run_dir)
+    watch: Any = contextlib.nullcontext()
+    if args.prometheus:  # panels are rendered only into a run directory that outlives the run
+        try:
+            watch = RunPrometheus.for_runtime_dir(runtime.run_dir, runtime.run_dir, "kubesim-up", console,
+                                                  render=args.run_dir is not None)
+        except SessionError as exc:
+            runtime.close()
+            print(f"kubesim: error: {exc}", file=sys.stderr)
+            return 2
+    stack = contextlib.ExitStack()
     try:
+        stack.enter_context(watch)
         plane = place_control_plane(runtime, apiservers=args.apiservers, etcd_members=args.etcd,
                                     settings=settings, load_balancer_port=args.port)
         with console.status(f"starting etcd ({args.etcd}) and {args.apiservers} apiserver(s)"):
@@ -134,6 +150,7 @@ def _up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         console.print("stopping")
     finally:
+        stack.close()
         runtime.close()
     return 0
 
@@ -166,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", help="where the run writes its files (default: runs/NAME-TIME)")
     run.add_argument("--hold", type=float, default=0.0, help="keep serving metrics this many seconds after the run")
     run.add_argument("--report", help="also write the report (JSON) to this file")
+    run.add_argument("--prometheus", action="store_true",
+                     help="start Debian's Prometheus for the run (ray runtime) on 127.0.0.1, print its URL, "
+                          "render the dashboards' panels into RUN_DIR/dashboards/ and stop it after")
     validate = sub.add_parser("validate", help="check a spec and print the cluster it describes; starts nothing")
     validate.add_argument("spec", help="the spec YAML file")
     up = sub.add_parser("up", help="start etcd and kube-apiservers on local Ray and write a kubeconfig")
@@ -176,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--kubeconfig", default="kubesim.kubeconfig", help="where to write the kubeconfig")
     up.add_argument("--seed", type=int, default=0, help="the run's random seed")
     up.add_argument("--run-dir", help="where the run keeps its files (default: a temporary directory)")
+    up.add_argument("--prometheus", action="store_true",
+                    help="start Debian's Prometheus scraping the control plane on 127.0.0.1 and print its URL")
     load = sub.add_parser("load", help="run a clusterloader2-style load test and report its SLOs")
     load.add_argument("config", help="the load-test config YAML (clusterloader2 format)")
     load.add_argument("--kubeconfig", help="run against the cluster this kubeconfig reaches (over HTTP) "

@@ -19,14 +19,20 @@ RULES_FILE = "kubesim.rules.yml"
 JOB = "kubesim"
 
 
+#: the cluster label from a targets file's own name (`targets/<cluster>.json`)
+CLUSTER_FROM_FILE_NAME = r".*/([^/]+)\.(json|ya?ml)"
+
+
 def config(targets: Sequence[str], rule_files: Sequence[str], cluster: str | None = None,
-           scrape_interval: str = "5s", evaluation_interval: str = "5s") -> dict[str, Any]:
+           scrape_interval: str = "5s", evaluation_interval: str = "5s",
+           cluster_from_path: str = CLUSTER_FROM_FILE_NAME) -> dict[str, Any]:
     """A Prometheus configuration reading `targets` (file_sd paths or patterns). The
-    `cluster` label is `cluster` when given, else the name of the targets file."""
+    `cluster` label is `cluster` when given, else the first group `cluster_from_path`
+    matches in the targets file's path."""
     if cluster is not None:
         relabel = {"target_label": "cluster", "replacement": cluster}
     else:
-        relabel = {"source_labels": ["__meta_filepath"], "regex": r".*/([^/]+)\.(json|ya?ml)",
+        relabel = {"source_labels": ["__meta_filepath"], "regex": cluster_from_path,
                    "target_label": "cluster", "replacement": "$1"}
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
