@@ -103,10 +103,11 @@ class KubeProxy(Actor):
 
     # -- what the hub calls ---------------------------------------------------------------
 
-    def on_event(self, kind: str, changed: bool) -> None:
-        """A Service or EndpointSlice event reached the change trackers."""
+    def on_event(self, kind: str) -> None:
+        """A Service or EndpointSlice event changed the proxy rules (the change trackers'
+        counters; upstream also counts the events that change nothing)."""
         (self.metrics.service_changes if kind == "Service" else self.metrics.endpoint_changes).inc()
-        if changed and self.initialized:
+        if self.initialized:
             self.metrics.last_queued.set(self.cfg.epoch + self.ctx.now())
             self._wake.set()
 

@@ -15,8 +15,8 @@ Trigger times of changes made while no informer was watching are not known.
 
 Members: objects with ``ctx`` (their Context), ``client`` (their APIClient), and the
 ``synced_seq`` (the hub's `seq` when it last took the changes), and the
-callbacks ``on_event(kind, changed)`` (a Service or EndpointSlice event arrived;
-``changed``: it changed the proxy rules) and ``on_synced()`` (the view is complete, or
+callbacks ``on_event(kind)`` (a Service or EndpointSlice event changed the proxy rules;
+events that change nothing, such as the informers' resyncs, are not passed on) and ``on_synced()`` (the view is complete, or
 was rebuilt with changes after a hand-over).
 """
 
@@ -55,7 +55,7 @@ class Member(Protocol):
     #: the hub's seq when the member last took the changes
     synced_seq: int
 
-    def on_event(self, kind: str, changed: bool) -> None: ...
+    def on_event(self, kind: str) -> None: ...
 
     def on_synced(self) -> None: ...
 
@@ -102,7 +102,11 @@ class ViewHub:
         if self._owner != name:
             return
         self._owner, self._factory, self._live = None, None, False
-        if self._members:
+        # elect once every member that went down with this one has left too
+        asyncio.get_running_loop().call_soon(self._elect)
+
+    def _elect(self) -> None:
+        if self._owner is None and self._members:
             successor = next(iter(self._members))
             self._start(successor, self._members[successor])
 
@@ -150,10 +154,11 @@ class ViewHub:
         if isinstance(obj, DeletedFinalStateUnknown):
             obj = obj.obj
         view, summary = self.view.apply(kind, event, obj)
-        if summary:
-            self._publish(view, summary)
+        if not summary:
+            return  # a resync or an irrelevant edit: not worth a call per simulated node
+        self._publish(view, summary)
         for member in list(self._members.values()):
-            member.on_event(kind, bool(summary))
+            member.on_event(kind)
 
     def _publish(self, view: ProxyView, summary: ChangeSummary) -> None:
         self.view = view

@@ -238,3 +238,27 @@ def test_bad_configuration_is_rejected_with_the_field():
         KubeProxyConfig(node_name="n", cluster_cidr="10.0.0.0/99")
     with pytest.raises(KubeProxyConfigError, match=r"^colour: unknown field"):
         KubeProxyConfig.from_dict({"node_name": "n", "colour": "blue"})
+
+
+def test_ipvs_schedulers_through_the_actor(c):
+    c.proxy("rr", mode="ipvs", ipvs_scheduler="rr")
+    c.proxy("sh", mode="ipvs", ipvs_scheduler="sh")
+
+    async def main():
+        await c.load(1, n_endpoints=6)
+        await c.until(lambda: all(c.actor(n).syncs >= 1 and c.actor(n).synced_view.services for n in ("rr", "sh")))
+
+        async def pick(node: str, client: str) -> tuple[str, int]:
+            backend = await c.rt.ask(f"kube-proxy/{node}", {"op": "route", "client": client,
+                                                              "ip": "10.96.0.1", "port": 80})
+            return tuple(backend)
+
+        rr = [await pick("rr", f"10.244.{i % 7}.{i % 200}") for i in range(400)]
+        sh = {f"10.244.3.{i}": {await pick("sh", f"10.244.3.{i}") for _ in range(5)} for i in range(40)}
+        return rr, sh
+
+    rr, sh = c.run(main)
+    counts = sorted(rr.count(b) for b in set(rr))
+    assert len(counts) == 4 and counts == [100] * 4  # 4 of the 6 endpoints are ready; even
+    assert all(len(backends) == 1 for backends in sh.values())  # sticky per client
+    assert len({next(iter(b)) for b in sh.values()}) > 1  # and spread over clients
