@@ -2,11 +2,13 @@
 
 `place(runtime, spec, plan)` adds the plan's machines and spawns what runs on them, as
 kubeadm lays it out: an etcd member on each control-plane machine (stacked) or on the
-etcd machines (external), a kube-apiserver on each of the first `apiservers`
-control-plane machines, and the load prober on the load balancer's machine (the clients
-coming through the LB). `wait_ready` is the driver side of bootstrap: an etcd leader,
-then every apiserver ready (etcd reachable, watch caches synced, system namespaces
-created by their bootstrap controller).
+etcd machines (external), a kube-apiserver, kube-scheduler and kube-controller-manager on
+each of the first `apiservers` / `schedulers` / `controllerManagers` control-plane
+machines, a kubelet on every node (`agents.py`), and the load prober on the load
+balancer's machine (the clients coming through the LB). `wait_ready` is the first part
+of bootstrap (`bootstrap.py` runs the rest): an etcd leader, then every apiserver ready
+(etcd reachable, watch caches synced, system namespaces created by their bootstrap
+controller).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim.cluster import names
+from kubesim.cluster.agents import place_controllers, place_kubelets
 from kubesim.cluster.prober import LoadProber
 from kubesim.cluster.spec import ClusterSpec
 from kubesim.cluster.topology import Plan
 from kubesim.components.apiserver.cluster import admin_token_entry
-from kubesim.components.apiserver.server import ApiServer
+from kubesim.components.apiserver.server import ApiServer, ApiServerSettings
 from kubesim.components.etcd.cluster import member_spec
 from kubesim.runtime.actor import ActorSpec
 from kubesim.runtime.address import Address
@@ -29,6 +32,7 @@ from kubesim.runtime.seeding import stream
 
 PROBER = Address("load-prober", names.LOAD_BALANCER_MACHINE)
 STATUS_TIMEOUT = 0.25  # a status request to an etcd member (driver side)
+EPOCH = ApiServerSettings.epoch  # the Unix time simulated time 0 stands for (2025-01-01T00:00:00Z)
 
 
 @dataclass
@@ -38,6 +42,9 @@ class Placed:
     etcd: list[str]
     apiservers: list[str]
     prober: str
+    token: str
+    controllers: list[str] = field(default_factory=list)  # schedulers and controller managers
+    kubelets: list[str] = field(default_factory=list)
     machine_of: dict[str, str] = field(default_factory=dict)
     member_ids: dict[int, str] = field(default_factory=dict)  # etcd member id -> address
 
@@ -53,7 +60,7 @@ def admin_token(seed: int) -> str:
 def apiserver_settings(spec: ClusterSpec, etcd: list[str], token: str) -> dict[str, Any]:
     """ApiServerSettings overrides from the spec's kube-apiserver flags."""
     flags = spec.apiserver
-    settings: dict[str, Any] = {"etcd_servers": etcd, "tokens": [admin_token_entry(token)],
+    settings: dict[str, Any] = {"etcd_servers": etcd, "tokens": [admin_token_entry(token)], "epoch": EPOCH,
                                 "enable_priority_and_fairness": flags.enable_priority_and_fairness}
     for key in ("max_requests_inflight", "max_mutating_requests_inflight", "default_watch_cache_size",
                 "request_timeout", "min_request_timeout"):
@@ -66,13 +73,12 @@ def apiserver_settings(spec: ClusterSpec, etcd: list[str], token: str) -> dict[s
 def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
     """Add the control plane's machines and spawn its actors (before `runtime.run`)."""
     for planned in plan.machines:
-        if planned.machine.role != names.ROLE_WORKER:
-            runtime.add_machine(planned.machine)
+        runtime.add_machine(planned.machine)
     token = admin_token(spec.runtime.seed)
     etcd = [a for a in plan.actors_of(names.ETCD)]
     member_settings = spec.etcd.member_settings()
     peers = dict(plan.etcd_peers)
-    placed = Placed(etcd=[str(a.address) for a in etcd], apiservers=[], prober=str(PROBER))
+    placed = Placed(etcd=[str(a.address) for a in etcd], apiservers=[], prober=str(PROBER), token=token)
     for i, actor in enumerate(etcd):
         runtime.spawn(member_spec(i, peers, member_settings, machine=actor.machine))
         placed.machine_of[str(actor.address)] = actor.machine
@@ -84,6 +90,10 @@ def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
                                 metric_labels={"instance": actor.address.name, "job": "apiserver"}))
         placed.apiservers.append(str(actor.address))
         placed.machine_of[str(actor.address)] = actor.machine
+    placed.controllers = place_controllers(runtime, spec, plan, placed.apiservers, EPOCH)
+    placed.kubelets = place_kubelets(runtime, plan, placed.apiservers, EPOCH)
+    for address in placed.controllers + placed.kubelets:
+        placed.machine_of[address] = runtime.machine_of(address)
     check = spec.load_balancer.health_check
     runtime.spawn(ActorSpec(
         address=PROBER, factory=LoadProber, machine=names.LOAD_BALANCER_MACHINE,

@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kubesim.cluster import report as reports
-from kubesim.cluster.build import Placed, place, wait_ready
+from kubesim.cluster.bootstrap import Bootstrap
+from kubesim.cluster.build import Placed, place
 from kubesim.cluster.executor import FaultExecutor
 from kubesim.cluster.monitor import Monitor
 from kubesim.cluster.spec import ClusterSpec
@@ -59,7 +60,7 @@ def run_cluster(spec: ClusterSpec, run_dir: Path, console: Console | None = None
 
 async def _drive(rt: Runtime, spec: ClusterSpec, placed: Placed, console: Console | None) -> dict[str, Any]:
     boot_start = rt.now()
-    await wait_ready(rt, placed)
+    boot = await Bootstrap(rt, spec, placed, console).run()
     await rt.ask(placed.prober, ["start"], timeout=600.0)
     t0 = rt.now()
     executor = FaultExecutor(rt, spec.faults, placed, t0, spec.runtime.type)
@@ -80,6 +81,7 @@ async def _drive(rt: Runtime, spec: ClusterSpec, placed: Placed, console: Consol
     after = await rt.metric_samples([LEADER_CHANGES])
     return {
         "bootstrap_seconds": t0 - boot_start,
+        "bootstrap": boot,
         "t0": t0,
         "duration": duration,
         "placed": placed,
@@ -100,8 +102,11 @@ async def _watch(rt: Runtime, spec: ClusterSpec, placed: Placed, executor: Fault
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[state]}"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task(f"{spec.name} ({spec.control_plane.topology})", total=duration, state="")
-        while executor.now() < duration:
-            await rt.sleep(min(TICK, duration - executor.now()))
+        ticks = max(1, round(duration / TICK))
+        for tick in range(1, ticks + 1):
+            # sleep to absolute tick times: float steps must not leave a remainder too
+            # small for the clock to advance
+            await rt.sleep(max(0.0, executor.t0 + min(tick * TICK, duration) - rt.now()))
             (writes, ok), _reads = await rt.ask(placed.prober, ["summary"], timeout=60.0)
             leader = monitor.current.split("/")[-1] if monitor.current else "none"
             progress.update(task, completed=executor.now(),

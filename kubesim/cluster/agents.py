@@ -1,0 +1,120 @@
+"""The actors of a cluster plan that talk to the API: kube-scheduler and
+kube-controller-manager on the control-plane machines, and a kubelet for every node
+(control-plane machines included, tainted as kubeadm taints them).
+
+Each authenticates as kubeadm sets it up, with the identity of its client certificate:
+`system:kube-scheduler`, `system:kube-controller-manager`, `system:node:<name>` in
+`system:nodes`. Their flags come from the spec's sections; what a section leaves unset
+comes from the cost-model profile, as the components read it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubesim.cluster import names
+from kubesim.cluster.spec import ClusterSpec
+from kubesim.cluster.topology import Plan, PlannedNode
+from kubesim.components.apiserver.client import client_factory
+from kubesim.components.controllers.manager import KubeControllerManager
+from kubesim.components.controllers.nodelifecycle.controller import NodeLifecycleOptions
+from kubesim.components.kubelet.config import DEFAULT_POD_NETWORK, NODE_CIDR_MASK_SIZE, KubeletConfig
+from kubesim.components.kubelet.kubelet import kubelet_spec
+from kubesim.runtime.actor import ActorSpec
+from kubesim.runtime.base import Runtime
+from kubesim.runtime.costmodel import CostModel
+
+VERSION = "v1.32.0"
+# kops' default pod network when a /16 has too few /24s for the nodes
+LARGE_POD_NETWORK = "100.96.0.0/11"
+# --concurrent-*-syncs flags by the controller they size (registry.py names)
+CONCURRENT_SYNCS = {
+    "deployment": "concurrent_deployment_syncs", "replicaset": "concurrent_replicaset_syncs",
+    "daemonset": "concurrent_daemonset_syncs", "job": "concurrent_job_syncs",
+    "endpoint": "concurrent_endpoint_syncs", "endpointslice": "concurrent_service_endpoint_syncs",
+    "namespace": "concurrent_namespace_syncs", "garbagecollector": "concurrent_gc_syncs",
+    "resourcequota": "concurrent_resource_quota_syncs",
+}
+
+
+def scheduler_config(spec: ClusterSpec) -> dict[str, Any]:
+    """The spec's scheduler section as the KubeSchedulerConfiguration document it spells
+    (durations as Go duration strings again)."""
+    config = spec.scheduler.model_dump(by_alias=True, exclude_none=True)
+    election = config.get("leaderElection") or {}
+    for key in ("leaseDuration", "renewDeadline", "retryPeriod"):
+        if key in election:
+            election[key] = f"{election[key]:g}s"
+    return config
+
+
+def node_lifecycle(spec: ClusterSpec, cost: CostModel) -> NodeLifecycleOptions:
+    flags = spec.controller_manager
+    grace = flags.node_monitor_grace_period
+    period = flags.node_monitor_period
+    return NodeLifecycleOptions(
+        node_monitor_period=period if period is not None else float(cost.value("controller_manager.node_monitor_period")),
+        node_monitor_grace_period=grace if grace is not None else float(
+            cost.value("controller_manager.node_monitor_grace_period")),
+        node_eviction_rate=flags.node_eviction_rate,
+        secondary_node_eviction_rate=flags.secondary_node_eviction_rate,
+        large_cluster_size_threshold=flags.large_cluster_size_threshold,
+        unhealthy_zone_threshold=flags.unhealthy_zone_threshold,
+    )
+
+
+def place_controllers(runtime: Runtime, spec: ClusterSpec, plan: Plan, apiservers: list[str],
+                      epoch: float) -> list[str]:
+    """Spawn the kube-scheduler and kube-controller-manager replicas; their addresses."""
+    from kubesim.components.scheduler.actor import SchedulerActor
+
+    placed = []
+    for actor in plan.actors_of(names.SCHEDULER):
+        factory = client_factory(apiservers, user="system:kube-scheduler", user_agent=f"kube-scheduler/{VERSION}")
+        runtime.spawn(ActorSpec(actor.address, SchedulerActor, actor.machine,
+                                kwargs={"client_factory": factory, "config": scheduler_config(spec), "epoch": epoch},
+                                metric_labels={"instance": actor.address.name, "job": "kube-scheduler"}))
+        placed.append(str(actor.address))
+    flags = spec.controller_manager
+    syncs = {controller: getattr(flags, flag) for controller, flag in CONCURRENT_SYNCS.items()}
+    for actor in plan.actors_of(names.CONTROLLER_MANAGER):
+        factory = client_factory(apiservers, user="system:kube-controller-manager",
+                                 user_agent=f"kube-controller-manager/{VERSION}")
+        runtime.spawn(ActorSpec(actor.address, KubeControllerManager, actor.machine,
+                                kwargs={"client": factory, "concurrent_syncs": syncs,
+                                        "node_lifecycle": node_lifecycle(spec, runtime.cost),
+                                        "leader_elect": flags.leader_elect, "epoch": epoch},
+                                metric_labels={"instance": actor.address.name, "job": "kube-controller-manager"}))
+        placed.append(str(actor.address))
+    return placed
+
+
+def pod_network(nodes: int) -> str:
+    """The cluster's pod CIDR: kubeadm's usual 10.244.0.0/16 while its /24s suffice."""
+    per_node = 1 << (NODE_CIDR_MASK_SIZE - int(DEFAULT_POD_NETWORK.split("/")[1]))
+    return DEFAULT_POD_NETWORK if nodes <= per_node else LARGE_POD_NETWORK
+
+
+def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float) -> KubeletConfig:
+    settings = node.kubelet
+    return KubeletConfig.for_node(
+        index, node.name, pod_network=network, zone=node.zone, epoch=epoch,
+        capacity=node.shape.capacity(), labels=dict(node.labels),
+        taints=[t.model_dump(by_alias=True) for t in node.taints],
+        node_status_update_frequency=settings.node_status_update_frequency,
+        node_status_report_frequency=settings.node_status_report_frequency,
+        node_lease_duration_seconds=settings.node_lease_duration_seconds,
+    )
+
+
+def place_kubelets(runtime: Runtime, plan: Plan, apiservers: list[str], epoch: float) -> list[str]:
+    """A kubelet per planned node, on the node's machine, packed by host group."""
+    network = pod_network(len(plan.nodes))
+    placed = []
+    for index, node in enumerate(plan.nodes):
+        factory = client_factory(apiservers, user=f"system:node:{node.name}", groups=["system:nodes"],
+                                 user_agent=f"kubelet/{VERSION}")
+        spec = kubelet_spec(kubelet_config(index, node, network, epoch), factory, machine=node.name, host=node.host)
+        runtime.spawn(spec)
+        placed.append(str(spec.address))
+    return placed
