@@ -18,7 +18,11 @@ from kubesim.cluster.topology import Plan, PlannedNode
 from kubesim.components.apiserver.client import client_factory
 from kubesim.components.controllers.manager import KubeControllerManager
 from kubesim.components.controllers.nodelifecycle.controller import NodeLifecycleOptions
-from kubesim.components.kubelet.config import DEFAULT_POD_NETWORK, NODE_CIDR_MASK_SIZE, KubeletConfig
+from kubesim.components.kubelet.config import (
+    DEFAULT_POD_NETWORK,
+    NODE_CIDR_MASK_SIZE,
+    KubeletConfig,
+)
 from kubesim.components.kubelet.kubelet import kubelet_spec
 from kubesim.runtime.actor import ActorSpec
 from kubesim.runtime.base import Runtime
