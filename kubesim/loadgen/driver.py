@@ -63,6 +63,7 @@ class Driver:
         self.state: dict[tuple[str, str], int] = {}  # (namespace, basename) -> replicas
         self.outcome = Outcome()
         self.driver_measurements: dict[str, Any] = {}
+        self.started_at: dict[str, float] = {}  # identifier -> target time of its start
         self.progress: Progress | None = None
 
     def namespaces(self) -> list[str]:
@@ -206,6 +207,8 @@ class Driver:
             await self._watched_sleep(f"{step}: sleep", float(params["duration"]))
             return
         started = self.target.now()
+        if action == "start":
+            self.started_at[identifier] = started
         if METHODS[method].side == DRIVER:
             if action == "start":
                 m = self._driver_measurement(method)
@@ -222,7 +225,7 @@ class Driver:
                 return
             result = await self._watched("measure", f"{step}: {identifier}", 1, request)
         self.outcome.measurements.append({"identifier": identifier, "method": method, "step": step,
-                                          "gathered_at": self.target.now(),
+                                          "window": [self.started_at.pop(identifier, None), started],
                                           "gather_seconds": self.target.now() - started, **result})
 
     async def _watched_sleep(self, title: str, duration: float) -> None:

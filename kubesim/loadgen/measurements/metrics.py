@@ -71,7 +71,8 @@ def api_calls(delta: dict[tuple[str, ...], Histogram], allowed_slow_calls: int =
         ok = (allowed_slow_calls > 0 and slow <= allowed_slow_calls) or p99 is None or p99 <= threshold
         calls.append({"resource": res, "subresource": sub, "verb": verb, "scope": scope, **quantiles,
                       "count": int(round(hist.count)), "slowCount": slow, "threshold": threshold,
-                      "mutating": verb in MUTATING, "pass": ok})
+                      "mutating": verb in MUTATING, "pass": ok,
+                      "buckets": [[le, c] for le, c in hist.sorted_buckets()]})
     calls.sort(key=lambda c: -(c["perc99"] or 0.0))
     return calls
 
