@@ -3,8 +3,9 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-# Debian packages the tests use as real peers (a real Prometheus, a real etcd 3.4)
-DEBS := prometheus etcd-server etcd-client
+# Debian packages the tests use as real peers (a real Prometheus, a real etcd 3.4; chromium
+# renders the load-test HTML report)
+DEBS := prometheus etcd-server etcd-client chromium
 
 .PHONY: venv system-deps demo test bench lint clean
 
@@ -18,7 +19,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 system-deps:
-	@if command -v prometheus >/dev/null && command -v etcd >/dev/null && command -v promtool >/dev/null; then :; \
+	@if command -v prometheus >/dev/null && command -v etcd >/dev/null && command -v promtool >/dev/null \
+		&& command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null) \
 		|| echo "warning: could not install $(DEBS); tests that need them will skip"; \

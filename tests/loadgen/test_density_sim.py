@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +54,8 @@ def _cl2_percentile(values: list[float], p: int) -> float:
     return ordered[math.ceil(len(ordered) * p / 100) - 1]
 
 
-def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> tuple[int, dict[str, Any], list[Any]]:
+def _run(out: Path, args: list[str]) -> tuple[int, dict[str, Any], list[Any]]:
+    """`kubesim load density.yaml ARGS`, recording every metric read of the driver."""
     reads: list[tuple[float, list[str], list[Any]]] = []
     original = RuntimeTarget.samples
 
@@ -60,10 +64,20 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> tu
         reads.append((self.now(), list(names), samples))
         return samples
 
-    monkeypatch.setattr(RuntimeTarget, "samples", recording)
-    out = tmp_path / "out"
-    code = main(["load", str(DENSITY), "--out", str(out), *args])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RuntimeTarget, "samples", recording)
+        code = main(["load", str(DENSITY), "--out", str(out), *args])
     return code, json.loads((out / "result.json").read_text()), reads
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], list[Any], Path]:
+    """density.yaml on a 5-node cluster, 10 pods per node."""
+    tmp = tmp_path_factory.mktemp("density")
+    cluster = tmp / "cluster.yaml"
+    cluster.write_text(SMALL_CLUSTER)
+    code, result, reads = _run(tmp / "out", ["--cluster", str(cluster), "--param", "PODS_PER_NODE=10"])
+    return code, result, reads, tmp / "out"
 
 
 def _measurement(result: dict[str, Any], identifier: str) -> dict[str, Any]:
@@ -129,21 +143,67 @@ def check_density(result: dict[str, Any], reads: list[Any], nodes: int, pods_per
     assert result["passed"] == all(s["pass"] for s in result["slos"])
 
 
-def test_density_on_a_small_sim_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cluster = tmp_path / "cluster.yaml"
-    cluster.write_text(SMALL_CLUSTER)
-    code, result, reads = _run(tmp_path, monkeypatch, ["--cluster", str(cluster), "--param", "PODS_PER_NODE=10"])
+PLOTS = ("latency-over-time", "percentiles-per-verb", "pod-startup", "api-throughput", "scheduling-throughput",
+         "client-throughput")
+
+
+def test_density_on_a_small_sim_cluster(small_run: tuple[int, dict[str, Any], list[Any], Path]) -> None:
+    code, result, reads, _out = small_run
     check_density(result, reads, nodes=5, pods_per_node=10)
     assert result["passed"] and code == 0
-    html = (tmp_path / "out" / "report.html").read_text()
-    for plot in ("latency-over-time", "percentiles-per-verb", "pod-startup", "api-throughput",
-                 "scheduling-throughput", "client-throughput"):
-        assert f'data-plot="{plot}"' in html
+
+
+def test_the_report_renders_in_headless_chromium(small_run: tuple[int, dict[str, Any], list[Any], Path],
+                                                 tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (make system-deps installs Debian's chromium as root)")
+    report = small_run[3] / "report.html"
+    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*args, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    plots = _plots_in(dom)
+    assert set(PLOTS) <= set(plots), sorted(plots)
+    for plot in PLOTS:
+        assert plots[plot] > 0, f"plot {plot} has no marks"
+    assert 'id="verdict"' in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([*args, "--window-size=1000,4000", f"--screenshot={shot}", report.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 20_000  # a page of charts, not a blank one
+
+
+class _PlotCounter(HTMLParser):
+    """Marks (lines, bars, points) inside each `<svg data-plot=...>` of a DOM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: str | None = None
+        self.marks: dict[str, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "svg" and a.get("data-plot"):
+            self.current = a["data-plot"]
+            self.marks.setdefault(self.current, 0)
+        elif self.current and a.get("class") in ("series", "bar", "point"):
+            self.marks[self.current] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "svg":
+            self.current = None
+
+
+def _plots_in(dom: str) -> dict[str, int]:
+    counter = _PlotCounter()
+    counter.feed(dom)
+    return counter.marks
 
 
 @pytest.mark.slow
-def test_density_on_100_nodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, result, reads = _run(tmp_path, monkeypatch, [])
+def test_density_on_100_nodes(tmp_path: Path) -> None:
+    code, result, reads = _run(tmp_path / "out", [])
     assert result["target"]["nodes"] == 100
     check_density(result, reads, nodes=100, pods_per_node=30)
     assert code == (0 if result["passed"] else 1)
