@@ -159,7 +159,10 @@ class KubeProxy(Actor):
             self.metrics.iptables_rules(self.ledger.filter_rules, self.ledger.nat_rules,
                                         self.ledger.filter_rules, self.ledger.nat_written)
         for _, trigger in summary.trigger_times:
-            when = parse_timestamp(trigger)
+            try:
+                when = parse_timestamp(trigger)
+            except ValueError:
+                continue  # getLastChangeTriggerTime: an unparsable annotation is ignored
             if when > self.started:
                 self.metrics.programmed(max(0.0, end - when))
 

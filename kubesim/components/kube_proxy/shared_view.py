@@ -13,11 +13,11 @@ When the owner stops or crashes its tasks end; the next member then lists from s
 and the view is rebuilt and compared with the previous one, as a relist would find.
 Trigger times of changes made while no informer was watching are not known.
 
-Members: objects with ``ctx`` (their Context), ``client`` (their APIClient), and the
-``synced_seq`` (the hub's `seq` when it last took the changes), and the
-callbacks ``on_event(kind)`` (a Service or EndpointSlice event changed the proxy rules;
-events that change nothing, such as the informers' resyncs, are not passed on) and ``on_synced()`` (the view is complete, or
-was rebuilt with changes after a hand-over).
+Members: objects with ``ctx`` (their Context), ``client`` (their APIClient),
+``synced_seq`` (the hub's `seq` when they last took the changes), and two callbacks:
+``on_event(kind)`` (a Service or EndpointSlice event changed the proxy rules; events that
+change nothing, such as the informers' resyncs, are not passed on) and ``on_synced()``
+(the view is complete, or was rebuilt with changes after a hand-over).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ _TRIM_AT = 256
 
 
 class Member(Protocol):
+    """What the hub needs of a kube-proxy."""
+
     ctx: Context
     client: APIClient
 

@@ -172,8 +172,14 @@ def test_network_programming_latency_from_the_trigger_time(c):
             s["endpoints"].append(endpoint("10.252.0.1"))
             s["metadata"].setdefault("annotations", {})[TRIGGER_TIME_ANNOTATION] = timestamp(changed_at)
 
+        def garbled(s):
+            s["endpoints"].append(endpoint("10.252.0.2"))
+            s["metadata"].setdefault("annotations", {})[TRIGGER_TIME_ANNOTATION] = "yesterday"
+
+        c.api.mutate(SLICES, "ns", slices[2]["metadata"]["name"], garbled)  # ignored, as upstream
         c.api.mutate(SLICES, "ns", slices[1]["metadata"]["name"], add)
-        await c.until(lambda: "10.252.0.1" in endpoint_ips(c.actor("node0"), "svc1"))
+        await c.until(lambda: "10.252.0.1" in endpoint_ips(c.actor("node0"), "svc1")
+                      and "10.252.0.2" in endpoint_ips(c.actor("node0"), "svc2"))
         return changed_at
 
     c.run(main)
