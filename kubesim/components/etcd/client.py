@@ -69,6 +69,7 @@ class EtcdClient:
         self._watch_ids = itertools.count(1)
         self._watches: dict[tuple[str, int], ClientWatch] = {}
         self._early: dict[tuple[str, int], list[tuple[int, Response]]] = {}
+        self._creating: dict[str, int] = {}  # endpoint -> watch creates awaiting their reply
 
     # ------------------------------------------------------------------ requests
     async def request(self, op: str, req: Request) -> Response:
@@ -169,8 +170,18 @@ class EtcdClient:
         watch = self._watches.get(key)
         if watch is not None:
             watch.on_event(message[2], message[3])
-        else:  # catch-up events can overtake the reply that names the watch
+        elif self._creating.get(sender):  # catch-up events can overtake the reply naming the watch
             self._early.setdefault(key, []).append((message[2], message[3]))
+        # else: a watch this client left (resumed elsewhere or cancelled); it was cancelled
+
+    def _create_answered(self, endpoint: str) -> None:
+        """A watch create sent to `endpoint` got its answer (or none): once none is pending,
+        buffered events of watches never adopted there are dropped."""
+        self._creating[endpoint] -= 1
+        if not self._creating[endpoint]:
+            del self._creating[endpoint]
+            for key in [k for k in self._early if k[0] == endpoint]:
+                del self._early[key]
 
     def _adopt(self, key: tuple[str, int], watch: ClientWatch) -> None:
         self._watches[key] = watch
@@ -204,36 +215,40 @@ class ClientWatch:
         last: Exception = DEADLINE_EXCEEDED
         for attempt in range(len(client.endpoints) * 3):
             endpoint = client.endpoints[(client._preferred + attempt) % len(client.endpoints)]
+            client._creating[endpoint] = client._creating.get(endpoint, 0) + 1
             try:
-                reply = await client.ctx.call(
-                    endpoint, ["watch", "create", req], timeout=client.attempt_timeout
+                try:
+                    reply = await client.ctx.call(
+                        endpoint, ["watch", "create", req], timeout=client.attempt_timeout
+                    )
+                    created = unwrap(reply)
+                except EtcdError as e:
+                    if e not in _NOT_APPLIED:
+                        raise
+                    last = e
+                    continue
+                except (CallTimeout, RemoteError) as e:
+                    last = e
+                    continue
+                self._endpoint, self._member_watch, self._seq, self._behind = (
+                    endpoint,
+                    created["watch_id"],
+                    0,
+                    None,
                 )
-                created = unwrap(reply)
-            except EtcdError as e:
-                if e not in _NOT_APPLIED:
-                    raise
-                last = e
-                continue
-            except (CallTimeout, RemoteError) as e:
-                last = e
-                continue
-            self._endpoint, self._member_watch, self._seq, self._behind = (
-                endpoint,
-                created["watch_id"],
-                0,
-                None,
-            )
-            if self.seen is None:
-                self.seen = created["header"]["revision"]
-            if first or created.get("canceled"):
-                created = dict(created, watch_id=self.watch_id)
-                self._queue.put_nowait(created)
-            client._adopt((endpoint, self._member_watch), self)
-            if created.get("canceled"):
-                self._close()
-            elif self._check is None:
-                self._check = client.ctx.call_every(client.watch_check_interval, self._check_alive)
-            return
+                if self.seen is None:
+                    self.seen = created["header"]["revision"]
+                if first or created.get("canceled"):
+                    created = dict(created, watch_id=self.watch_id)
+                    self._queue.put_nowait(created)
+                client._adopt((endpoint, self._member_watch), self)
+                if created.get("canceled"):
+                    self._close()
+                elif self._check is None:
+                    self._check = client.ctx.call_every(client.watch_check_interval, self._check_alive)
+                return
+            finally:
+                client._create_answered(endpoint)
         raise last if isinstance(last, EtcdError) else DEADLINE_EXCEEDED
 
     def on_event(self, seq: int, response: Response) -> None:
@@ -287,7 +302,17 @@ class ClientWatch:
         self.client._watches.pop((self._endpoint, self._member_watch), None)
         old = self._endpoint
         self.client._preferred = (self.client.endpoints.index(old) + 1) % len(self.client.endpoints)
+        # the member may be alive and only slow to answer: stop the watch we leave there
+        self.client.ctx.spawn(self._cancel_on_member(old, self._member_watch))
         self.client.ctx.spawn(self._reopen())
+
+    async def _cancel_on_member(self, endpoint: str, member_watch: int) -> None:
+        try:
+            await self.client.ctx.call(
+                endpoint, ["watch", "cancel", member_watch], timeout=self.client.attempt_timeout
+            )
+        except (CallTimeout, RemoteError, EtcdError):
+            pass  # the member is gone, and its watches with it
 
     async def _reopen(self) -> None:
         while not self._closed:
