@@ -135,9 +135,13 @@ def _up(args: argparse.Namespace) -> int:
         stack.enter_context(watch)
         plane = place_control_plane(runtime, apiservers=args.apiservers, etcd_members=args.etcd,
                                     settings=settings, load_balancer_port=args.port)
+        kubelets = _place_nodes(runtime, plane.apiservers, args.nodes, settings["epoch"]) if args.nodes else 0
         with console.status(f"starting etcd ({args.etcd}) and {args.apiservers} apiserver(s)"):
             runtime.start()
             url = runtime.run(lambda rt: wait_ready(rt, plane))
+        if kubelets:
+            with console.status(f"waiting for {kubelets} node(s) to be Ready"):
+                runtime.run(lambda rt: _nodes_ready(rt, plane.apiservers, token, kubelets))
         path = Path(args.kubeconfig).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(kubeconfig(url, token, ca.cert_pem))
@@ -153,6 +157,37 @@ def _up(args: argparse.Namespace) -> int:
         stack.close()
         runtime.close()
     return 0
+
+
+def _place_nodes(runtime: Any, apiservers: list[str], nodes: int, epoch: float) -> int:
+    """With `up --nodes N`: a kube-scheduler, a kube-controller-manager and kubelets as
+    `kubesim run` places them for a cluster spec with one control-plane machine (a tainted
+    node) and a pool of N worker nodes; etcd and the apiservers are the ones `up` placed.
+    The number of kubelets."""
+    from kubesim.cluster.agents import place_controllers, place_kubelets
+    from kubesim.cluster.spec import ClusterSpec
+    from kubesim.cluster.topology import plan
+
+    spec = ClusterSpec.model_validate({"kind": "Cluster", "name": "kubesim-up",
+                                       "nodePools": [{"name": "pool", "count": nodes}]})
+    cluster = plan(spec)
+    for planned in cluster.machines:
+        if planned.machine.name not in runtime.machines:
+            runtime.add_machine(planned.machine)
+    place_controllers(runtime, spec, cluster, apiservers, epoch)
+    return len(place_kubelets(runtime, cluster, apiservers, epoch))
+
+
+async def _nodes_ready(runtime: Any, apiservers: list[str], token: str, count: int) -> None:
+    from kubesim.cluster.addons import api
+
+    async def ready() -> bool:
+        reply = await api(runtime, apiservers, token, "GET", "/api/v1/nodes")
+        nodes = reply["body"].get("items") or [] if reply["code"] == 200 else []
+        return sum(1 for n in nodes for c in (n.get("status") or {}).get("conditions") or []
+                   if c.get("type") == "Ready" and c.get("status") == "True") >= count
+
+    await runtime.wait_until(ready, 300.0, poll=1.0)
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -195,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="port of the load balancer in front of the replicas (default: any free port)")
     up.add_argument("--kubeconfig", default="kubesim.kubeconfig", help="where to write the kubeconfig")
     up.add_argument("--seed", type=int, default=0, help="the run's random seed")
+    up.add_argument("--nodes", type=int, default=0,
+                    help="also run a scheduler, a controller manager and this many worker nodes (kubelets)")
     up.add_argument("--run-dir", help="where the run keeps its files (default: a temporary directory)")
     up.add_argument("--prometheus", action="store_true",
                     help="start Debian's Prometheus scraping the control plane on 127.0.0.1 and print its URL")
