@@ -5,6 +5,8 @@ kube-proxy on every node. (kubeadm also creates the kube-proxy ServiceAccount an
 RBAC bindings; the simulated apiserver serves neither kind, and admits the pods without.) The DaemonSet controller then creates a
 kube-proxy pod per node, the scheduler-free way daemon pods get their node.
 
+The spec's `workloads` are Deployments created the same way.
+
 `api(runtime, apiservers, token, method, path, body)` is the driver's way to the API: a
 request to the first replica that answers, as the admin.
 """
@@ -91,9 +93,29 @@ def kube_proxy_objects(spec: ClusterSpec) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-async def create_addons(runtime: Runtime, apiservers: list[str], token: str, spec: ClusterSpec) -> None:
-    """Create the addon objects (an object that already exists is left as it is)."""
-    for path, obj in kube_proxy_objects(spec):
+async def create(runtime: Runtime, apiservers: list[str], token: str,
+                 objects: list[tuple[str, dict[str, Any]]]) -> None:
+    """Create `objects` (an object that already exists is left as it is)."""
+    for path, obj in objects:
         reply = await api(runtime, apiservers, token, "POST", path, obj)
         if reply["code"] not in (201, 409):
             raise RuntimeError(f"creating {obj['kind']} {obj['metadata']['name']}: {reply['code']} {reply['body']}")
+
+
+def workload_objects(spec: ClusterSpec) -> list[tuple[str, dict[str, Any]]]:
+    """(collection path, Deployment) of each of the spec's workloads."""
+    out = []
+    for w in spec.workloads:
+        labels = {"app": w.name}
+        pod: dict[str, Any] = {"containers": [{"name": w.name, "image": w.image, "resources": {
+            "requests": {"cpu": w.cpu, "memory": w.memory}}}]}
+        if w.toleration_seconds is not None:
+            pod["tolerations"] = [{"key": key, "operator": "Exists", "effect": "NoExecute",
+                                   "tolerationSeconds": w.toleration_seconds}
+                                  for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")]
+        out.append((f"/apis/apps/v1/namespaces/{w.namespace}/deployments", {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": w.name, "namespace": w.namespace, "labels": labels},
+            "spec": {"replicas": w.replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": pod}}}))
+    return out

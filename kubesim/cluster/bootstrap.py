@@ -5,7 +5,7 @@ Stages: an etcd leader; every kube-apiserver ready (system namespaces and priori
 classes are created by their own bootstrap controllers); the kubeadm addon objects
 (`addons.py`: the kube-proxy DaemonSet); kube-scheduler and kube-controller-manager
 holding their Leases; every node registered and Ready; a kube-proxy pod Ready on every
-node. Node counts come from the controller manager's own gauges
+node; then the spec's workloads, created and their pods available. Node counts come from the controller manager's own gauges
 (`node_collector_zone_size`, `node_collector_unhealthy_nodes_in_zone` of the leading
 replica), so watching thousands of nodes register costs the driver nothing; the end is
 confirmed by listing the Nodes once.
@@ -28,7 +28,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from kubesim.cluster.addons import api, create_addons
+from kubesim.cluster.addons import api, create, kube_proxy_objects, workload_objects
 from kubesim.cluster.build import Placed, etcd_leader
 from kubesim.cluster.spec import ClusterSpec
 from kubesim.runtime.base import Runtime
@@ -113,7 +113,7 @@ class Bootstrap:
                           lambda: _count_true([rt.ask(a, ["ready"], timeout=5.0) for a in placed.apiservers],
                                               lambda ready: ready is True))
         addons = self._stage("kubeadm addons", 1)
-        await create_addons(rt, placed.apiservers, placed.token, self.spec)
+        await create(rt, placed.apiservers, placed.token, kube_proxy_objects(self.spec))
         self._update(addons, 1)
         addons.finished, addons.wall_finished = rt.now(), time.perf_counter()
         leases = [name for name, kind in (("kube-scheduler", "scheduler/"),
@@ -137,6 +137,10 @@ class Bootstrap:
                                    f"after {self.timeout:g}s")
             await rt.sleep(POLL)
         await self._until(self._stage("kube-proxy pods Ready", nodes), self._kube_proxy_ready)
+        replicas = sum(w.replicas for w in self.spec.workloads)
+        if replicas:  # deployed once the nodes have joined, as after `kubeadm join`
+            await create(rt, placed.apiservers, placed.token, workload_objects(self.spec))
+            await self._until(self._stage("workload pods available", replicas), self._workloads_available)
         listed = await self._ready_nodes()
         if listed != nodes:
             raise RuntimeError(f"bootstrap: the controller manager counted {nodes} Ready nodes, the API lists {listed}")
@@ -170,6 +174,15 @@ class Bootstrap:
         reply = await api(self.rt, self.placed.apiservers, self.placed.token, "GET",
                           "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy")
         return int((reply["body"].get("status") or {}).get("numberReady") or 0) if reply["code"] == 200 else 0
+
+    async def _workloads_available(self) -> int:
+        total = 0
+        for w in self.spec.workloads:
+            reply = await api(self.rt, self.placed.apiservers, self.placed.token, "GET",
+                              f"/apis/apps/v1/namespaces/{w.namespace}/deployments/{w.name}")
+            if reply["code"] == 200:
+                total += int((reply["body"].get("status") or {}).get("availableReplicas") or 0)
+        return total
 
     async def _ready_nodes(self) -> int:
         reply = await api(self.rt, self.placed.apiservers, self.placed.token, "GET", "/api/v1/nodes",

@@ -137,3 +137,23 @@ async def wait_ready(runtime: Runtime, placed: Placed, timeout: float = 300.0) -
 
     await runtime.wait_until(has_leader, timeout, poll=0.1)
     await runtime.wait_until(apiservers_ready, timeout, poll=0.2)
+
+
+# the leader-elected components by the name faults use, and their actor kinds
+ELECTED = {"kube-scheduler": names.SCHEDULER, "kube-controller-manager": names.CONTROLLER_MANAGER}
+
+
+async def component_leader(runtime: Runtime, placed: Placed, component: str) -> str | None:
+    """The address of the replica leading `component` (etcd: by Raft; the scheduler and
+    controller manager: the replica that says it holds the Lease), None when none does."""
+    if component == "etcd":
+        return await etcd_leader(runtime, placed)
+    kind = ELECTED[component] + "/"
+    replicas = [a for a in placed.controllers if a.startswith(kind)]
+    message: Any = ["status"] if component == "kube-scheduler" else "status"
+    answers = await asyncio.gather(*(runtime.ask(r, message, timeout=STATUS_TIMEOUT) for r in replicas),
+                                   return_exceptions=True)
+    for replica, answer in zip(replicas, answers, strict=True):
+        if isinstance(answer, dict) and answer.get("leading"):
+            return replica
+    return None

@@ -17,17 +17,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kubesim.cluster.build import Placed, etcd_leader
+from kubesim.cluster import names
+from kubesim.cluster.addons import api
+from kubesim.cluster.build import Placed, component_leader, etcd_leader
 from kubesim.cluster.faults import Fault
+from kubesim.cluster.topology import Plan
 from kubesim.runtime.base import Runtime
+from kubesim.runtime.seeding import stream
 
-# etcd metric families sampled when a fault starts and ends (the report shows their change)
+# metric families sampled when a fault starts and ends (the report shows their change)
 FAULT_METRICS = ("etcd_server_leader_changes_seen", "etcd_disk_wal_fsync_duration_seconds",
-                 "etcd_server_proposals_failed")
+                 "etcd_server_proposals_failed", "leader_election_master_status",
+                 "node_collector_unhealthy_nodes_in_zone")
 # fault types each runtime can carry out (the others need its network/disk model)
 SUPPORTED = {
-    "sim": frozenset({"crashMachine", "restartMachine", "partition", "slowDisk", "killLeader"}),
-    "ray": frozenset({"crashMachine", "restartMachine", "killLeader"}),
+    "sim": frozenset({"crashMachine", "restartMachine", "partition", "slowDisk", "killLeader", "stopKubelets"}),
+    "ray": frozenset({"crashMachine", "restartMachine", "killLeader", "stopKubelets"}),
 }
 
 
@@ -64,7 +69,7 @@ async def _maybe(result: Any) -> Any:
 
 
 class FaultExecutor:
-    def __init__(self, runtime: Runtime, faults: list[Fault], placed: Placed, t0: float,
+    def __init__(self, runtime: Runtime, faults: list[Fault], placed: Placed, plan: Plan, t0: float,
                  runtime_type: str = "sim") -> None:
         unsupported = sorted({f.type for f in faults} - SUPPORTED[runtime_type])
         if unsupported:
@@ -73,11 +78,21 @@ class FaultExecutor:
         self.ops: FaultRuntime = runtime  # type: ignore[assignment]
         self.faults = faults
         self.placed = placed
+        self.plan = plan
         self.t0 = t0
+        self._node_names = {n.name for n in plan.nodes}
+        self._workload_names: set[str] = set()
+        self._workload_namespaces: set[str] = set()
+        self._pods_at_start: dict[str, list[tuple[str, str, str, str, bool]]] = {}
         self.records: dict[str, FaultRecord] = {}
         self.events: list[tuple[float, str, str]] = []  # (time, event, fault or component)
         self._fired: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
+
+    def watch_workloads(self, names_: list[str], namespaces: list[str]) -> None:
+        """Count the pods of these Deployments (label app=<name>) on the nodes faults hit."""
+        self._workload_names = set(names_)
+        self._workload_namespaces = set(namespaces)
 
     def now(self) -> float:
         return self.runtime.now() - self.t0
@@ -96,9 +111,10 @@ class FaultExecutor:
 
         self._tasks.append(asyncio.ensure_future(fire()))
 
-    def _later(self, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+    def _later(self, record: FaultRecord, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` `delay` seconds after the fault started."""
         async def run() -> None:
-            await self.runtime.sleep(delay)
+            await self.runtime.sleep(max(0.0, self.t0 + record.started + delay - self.runtime.now()))
             await action()
 
         self._tasks.append(asyncio.ensure_future(run()))
@@ -134,18 +150,53 @@ class FaultExecutor:
         self.records[fault.name] = record
         self.event("faultStarted", fault.name)
         record.metrics_at_start = await self.runtime.metric_samples(FAULT_METRICS)
+        nodes = self._nodes_hit(record)
+        if nodes:
+            self._pods_at_start[record.name] = await self._workload_pods()
         return record
 
     async def _ended(self, record: FaultRecord) -> None:
         record.ended = self.now()
         self.event("faultEnded", record.name)
+        await self._close(record)
+
+    async def _close(self, record: FaultRecord) -> None:
         record.metrics_at_end = await self.runtime.metric_samples(FAULT_METRICS)
+        at_start = self._pods_at_start.get(record.name)
+        if at_start is None:
+            return
+        nodes = self._nodes_hit(record)
+        before = [p for p in at_start if p[2] in nodes]
+        now = {uid: (name, node, phase, deleting) for uid, name, node, phase, deleting in await self._workload_pods()}
+        lost = [uid for uid, *_ in before if uid not in now or now[uid][3]]
+        started = {uid for uid, *_ in at_start}
+        replaced = [v for uid, v in now.items() if uid not in started and v[1] and v[1] not in nodes
+                    and v[2] == "Running" and not v[3]]
+        record.detail["pods"] = {"on_nodes_hit": len(before), "lost": len(lost),
+                                 "rescheduled_running": len(replaced)}
 
     async def sample_open_faults(self) -> None:
-        """At the end of the run: the metrics of faults still in force."""
+        """At the end of the run: the figures of faults still in force."""
         for record in self.records.values():
             if record.metrics_at_end is None:
-                record.metrics_at_end = await self.runtime.metric_samples(FAULT_METRICS)
+                await self._close(record)
+
+    def _nodes_hit(self, record: FaultRecord) -> set[str]:
+        """The nodes a fault's targets name (a machine that is a node is that node)."""
+        node_names = self._node_names
+        return {t for t in record.targets + record.detail.get("machines", []) if t in node_names}
+
+    async def _workload_pods(self) -> list[tuple[str, str, str, str, bool]]:
+        """(uid, name, node, phase, being deleted) of the spec's workloads' pods."""
+        reply = await api(self.runtime, self.placed.apiservers, self.placed.token, "GET", "/api/v1/pods",
+                          query={"resourceVersion": "0"}, timeout=60.0)
+        if reply["code"] != 200:
+            return []
+        return [(p["metadata"]["uid"], p["metadata"]["name"], p["spec"].get("nodeName") or "",
+                 (p.get("status") or {}).get("phase") or "", bool(p["metadata"].get("deletionTimestamp")))
+                for p in reply["body"]["items"]
+                if p["metadata"].get("namespace") in self._workload_namespaces
+                and (p["metadata"].get("labels") or {}).get("app") in self._workload_names]
 
     async def _machines(self, fault: Any) -> tuple[list[str], str | None]:
         """The machines a machine fault names (etcdMachines: the leader's first), and the
@@ -167,7 +218,7 @@ class FaultExecutor:
                     await _maybe(self.ops.restart_machine(machine))
                 await self._ended(record)
 
-            self._later(fault.restart_after, restart)
+            self._later(record, fault.restart_after, restart)
 
     async def _do_restartMachine(self, fault: Any) -> None:  # noqa: N802
         machines, leader = await self._machines(fault)
@@ -181,7 +232,7 @@ class FaultExecutor:
                 await self.runtime.restart_actor(actor)
             await self._ended(record)
 
-        self._later(fault.down_for, boot)
+        self._later(record, fault.down_for, boot)
 
     async def _do_partition(self, fault: Any) -> None:
         if fault.zones is not None:
@@ -200,7 +251,7 @@ class FaultExecutor:
                 await _maybe(self.ops.heal(partition_id))
                 await self._ended(record)
 
-            self._later(fault.heal_after, heal)
+            self._later(record, fault.heal_after, heal)
 
     async def _do_slowDisk(self, fault: Any) -> None:  # noqa: N802
         machines, _ = await self._machines(fault)
@@ -213,20 +264,41 @@ class FaultExecutor:
                     await _maybe(self.ops.slow_disk(machine, 1.0))
                 await self._ended(record)
 
-            self._later(fault.duration, restore)
+            self._later(record, fault.duration, restore)
 
     async def _do_killLeader(self, fault: Any) -> None:  # noqa: N802
-        if fault.component != "etcd":
-            raise ValueError(f"killLeader of {fault.component} needs the component placed (not built yet)")
-        leader = await etcd_leader(self.runtime, self.placed)
+        leader = await component_leader(self.runtime, self.placed, fault.component)
         if leader is None:
-            await self._started(fault, [], skipped="no etcd leader when the fault fired")
+            await self._started(fault, [], skipped=f"no {fault.component} leader when the fault fired")
             return
         await self.runtime.crash_actor(leader)
-        record = await self._started(fault, [leader], machine=self.placed.machine_of[leader])
+        record = await self._started(fault, [leader], component=fault.component,
+                                     machine=self.placed.machine_of[leader])
         if fault.restart_after is not None:
             async def restart() -> None:
                 await self.runtime.restart_actor(leader)
                 await self._ended(record)
 
-            self._later(fault.restart_after, restart)
+            self._later(record, fault.restart_after, restart)
+
+    def kubelet_targets(self, fault: Any) -> list[str]:
+        """The worker nodes a stopKubelets fault stops: `share` of those its pools and zones
+        select (at least one), chosen with the run's seed and the fault's name."""
+        nodes = [n.name for n in self.plan.nodes if n.pool != names.CONTROL_PLANE_POOL
+                 and (fault.pools is None or n.pool in fault.pools)
+                 and (fault.zones is None or n.zone in fault.zones)]
+        count = min(len(nodes), max(1, round(fault.share * len(nodes))))
+        rng = stream(self.runtime.seed, f"fault/{fault.name}")
+        return sorted(rng.sample(nodes, count))
+
+    async def _do_stopKubelets(self, fault: Any) -> None:  # noqa: N802
+        nodes = self.kubelet_targets(fault)
+        await asyncio.gather(*(self.runtime.ask(f"{names.KUBELET}/{n}", {"op": "stop_kubelet"}) for n in nodes))
+        record = await self._started(fault, nodes)
+        if fault.restart_after is not None:
+            async def start() -> None:
+                await asyncio.gather(*(self.runtime.ask(f"{names.KUBELET}/{n}", {"op": "start_kubelet"})
+                                       for n in nodes))
+                await self._ended(record)
+
+            self._later(record, fault.restart_after, start)

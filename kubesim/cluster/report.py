@@ -51,9 +51,11 @@ def build(spec: ClusterSpec, cluster: Plan, result: dict[str, Any]) -> dict[str,
         "etcd": {
             "leader_changes": max(result["leader_changes"].values(), default=0.0),
             "leader_changes_by_member": result["leader_changes"],
-            "leaderless_seconds": monitor.leaderless_seconds(),
-            "leaders": [[t, leader] for t, leader in _leader_runs(monitor.leaders)],
+            "leaderless_seconds": monitor.leaderless_seconds("etcd"),
+            "leaders": [[t, leader] for t, leader in _leader_runs(monitor.leaders["etcd"])],
         },
+        "leaders": {component: [[t, leader] for t, leader in _leader_runs(seen)]
+                    for component, seen in monitor.leaders.items()},
         "load_balancer": [[t - t0, replica, up] for t, replica, up in result["probe"]["backend_changes"]],
         "events": [[t, event, subject] for t, event, subject in result["events"]],
     }
@@ -77,10 +79,11 @@ def build(spec: ClusterSpec, cluster: Plan, result: dict[str, Any]) -> dict[str,
         start = fault["started"]
         until = min([s for s in starts[i + 1:] if s > start] + [duration])
         end = fault["ended"] if fault["ended"] is not None else until
-        before = monitor.leader_at(start - 1e-9)
+        component = fault.get("component", "etcd")
+        before = monitor.leader_at(component, start - 1e-9)
         entry = dict(fault)
         entry["leader_before"] = before
-        new = monitor.first_new_leader(start, before, until)
+        new = monitor.first_new_leader(component, start, before, until)
         entry["new_leader"] = None if new is None else {"after": new[0], "member": new[1]}
         for kind, requests in kinds.items():
             during = [latency for t, latency, good in requests if good and start <= t < end]
@@ -99,8 +102,10 @@ Samples = list[tuple[str, dict[str, str], float]]
 
 
 def metric_changes(start: Samples, end: Samples) -> dict[str, Any]:
-    """What the etcd members' metrics say happened between two samplings: leader changes
-    (the most any member saw), mean WAL fsync latency, failed proposals."""
+    """What the metrics say happened between two samplings: etcd leader changes (the most
+    any member saw), mean WAL fsync latency, failed proposals; at the end, who reports
+    holding each Lease (`leader_election_master_status`) and how many nodes the node
+    lifecycle controller counts unhealthy (the most any replica reports)."""
     def by_instance(samples: Samples, name: str) -> dict[str, float]:
         out: dict[str, float] = {}
         for sample_name, labels, value in samples:
@@ -120,7 +125,18 @@ def metric_changes(start: Samples, end: Samples) -> dict[str, Any]:
         "etcd_wal_fsync_mean_seconds": fsync_sum / fsync_count if fsync_count else None,
         "etcd_wal_fsyncs": fsync_count,
         "etcd_proposals_failed": sum(delta("etcd_server_proposals_failed_total").values()),
+        "lease_holders_at_end": _lease_holders(end),
+        "unhealthy_nodes_at_end": max(by_instance(end, "node_collector_unhealthy_nodes_in_zone").values(),
+                                      default=0.0),
     }
+
+
+def _lease_holders(samples: Samples) -> dict[str, list[str]]:
+    holders: dict[str, list[str]] = {}
+    for name, labels, value in samples:
+        if name == "leader_election_master_status" and value == 1.0:
+            holders.setdefault(labels.get("name", ""), []).append(labels.get("instance", ""))
+    return {lease: sorted(instances) for lease, instances in sorted(holders.items())}
 
 
 def _leader_runs(leaders: list[tuple[float, str | None]]) -> list[tuple[float, str | None]]:
@@ -172,7 +188,7 @@ def _ms(value: float | None) -> str:
 def faults_table(report: dict[str, Any]) -> Table:
     table = Table(title="faults")
     for column in ("fault", "at", "targets", "leader before", "new leader", "writes ok", "writes unavailable",
-                   "writes disrupted", "writes back after", "reads ok", "writes ok, last 10s"):
+                   "writes disrupted", "writes back after", "reads ok", "writes ok, last 10s", "pods lost"):
         table.add_column(column)
     for f in report["faults"]:
         new = f["new_leader"]
@@ -182,8 +198,14 @@ def faults_table(report: dict[str, Any]) -> Table:
             "-" if new is None else f"{new['member'].split('/')[-1]} after {new['after']:.1f}s",
             _pct(f["writes"]["share_during"]), _secs(f["writes"]["unavailable_seconds"]),
             _secs(f["writes"]["disrupted_seconds"]), _secs(f["writes"]["time_to_recover"]), _pct(f["reads"]["share_during"]),
-            _pct(f["writes"]["share_last_10s"]))
+            _pct(f["writes"]["share_last_10s"]), _pods(f.get("pods")))
     return table
+
+
+def _pods(pods: dict[str, int] | None) -> str:
+    if pods is None:
+        return "-"
+    return f"{pods['lost']}/{pods['on_nodes_hit']}, {pods['rescheduled_running']} rescheduled"
 
 
 def availability_table(report: dict[str, Any], width: int = 10) -> Table:

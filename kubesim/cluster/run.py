@@ -24,7 +24,7 @@ from kubesim.cluster.build import Placed, place
 from kubesim.cluster.executor import FaultExecutor
 from kubesim.cluster.monitor import Monitor
 from kubesim.cluster.spec import ClusterSpec
-from kubesim.cluster.topology import plan
+from kubesim.cluster.topology import Plan, plan
 from kubesim.runtime.base import Runtime
 
 LEADER_CHANGES = "etcd_server_leader_changes_seen"
@@ -50,7 +50,7 @@ def run_cluster(spec: ClusterSpec, run_dir: Path, console: Console | None = None
     wall_start = time.perf_counter()
     try:
         placed = place(rt, spec, cluster)
-        result = rt.run(lambda r: _drive(r, spec, placed, console))
+        result = rt.run(lambda r: _drive(r, spec, cluster, placed, console))
     finally:
         if runtime is None:
             rt.close()
@@ -58,12 +58,14 @@ def run_cluster(spec: ClusterSpec, run_dir: Path, console: Console | None = None
     return reports.build(spec, cluster, result)
 
 
-async def _drive(rt: Runtime, spec: ClusterSpec, placed: Placed, console: Console | None) -> dict[str, Any]:
+async def _drive(rt: Runtime, spec: ClusterSpec, cluster: Plan, placed: Placed,
+                 console: Console | None) -> dict[str, Any]:
     boot_start = rt.now()
     boot = await Bootstrap(rt, spec, placed, console).run()
     await rt.ask(placed.prober, ["start"], timeout=600.0)
     t0 = rt.now()
-    executor = FaultExecutor(rt, spec.faults, placed, t0, spec.runtime.type)
+    executor = FaultExecutor(rt, spec.faults, placed, cluster, t0, spec.runtime.type)
+    executor.watch_workloads([w.name for w in spec.workloads], [w.namespace for w in spec.workloads])
     monitor = Monitor(rt, placed, executor)
     before = await rt.metric_samples([LEADER_CHANGES])
     await monitor.observe()
@@ -108,7 +110,7 @@ async def _watch(rt: Runtime, spec: ClusterSpec, placed: Placed, executor: Fault
             # small for the clock to advance
             await rt.sleep(max(0.0, executor.t0 + min(tick * TICK, duration) - rt.now()))
             (writes, ok), _reads = await rt.ask(placed.prober, ["summary"], timeout=60.0)
-            leader = monitor.current.split("/")[-1] if monitor.current else "none"
+            leader = (monitor.current["etcd"] or "none").split("/")[-1]
             progress.update(task, completed=executor.now(),
                             state=f"t={executor.now():.0f}s writes ok {ok}/{writes} "
                                   f"etcd leader {leader} faults {len(executor.records)}/{len(spec.faults)}")

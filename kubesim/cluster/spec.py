@@ -31,7 +31,14 @@ from kubesim.api import field
 from kubesim.api import labels as api_labels
 from kubesim.cluster.checks import problems
 from kubesim.cluster.faults import Fault
-from kubesim.cluster.fields import CamelModel, DnsLabel, PositiveDuration, Zone, field_errors
+from kubesim.cluster.fields import (
+    CamelModel,
+    DnsLabel,
+    PositiveDuration,
+    PositiveQuantity,
+    Zone,
+    field_errors,
+)
 from kubesim.cluster.flags import ApiserverFlags, ControllerManagerFlags, EtcdFlags
 from kubesim.cluster.nodes import KubeletSettings, KubeProxySettings, MachineShape, Taint
 from kubesim.cluster.scheduler_config import SchedulerSettings
@@ -134,6 +141,22 @@ class Probe(CamelModel):
     timeout: PositiveDuration = 10.0
 
 
+class Workload(CamelModel):
+    """A Deployment the bootstrap creates (and waits for), so node faults have pods to
+    lose and the report can count them: `replicas` pods of one container requesting
+    `cpu` and `memory`. `tolerationSeconds` sets how long the pods stay bound to a
+    not-ready or unreachable node (the NoExecute tolerations; default: the apiserver's
+    DefaultTolerationSeconds, 300 s)."""
+
+    name: DnsLabel
+    namespace: DnsLabel = "default"
+    replicas: Annotated[int, Field(ge=0)] = 1
+    image: str = "registry.k8s.io/pause:3.10"
+    cpu: PositiveQuantity = "100m"
+    memory: PositiveQuantity = "64Mi"
+    toleration_seconds: Annotated[int, Field(ge=0)] | None = None
+
+
 class ClusterBatchSettings(BatchSettings):
     model_config = ConfigDict(alias_generator=to_camel)
 
@@ -168,6 +191,7 @@ class ClusterSpec(CamelModel):
     # minute after the last timed fault, or a minute with no faults)
     duration: PositiveDuration | None = None
     probe: Probe = Probe()
+    workloads: list[Workload] = []
     runtime: ClusterRuntimeSettings = ClusterRuntimeSettings()
     cost_model: CostSettings = CostSettings()
 

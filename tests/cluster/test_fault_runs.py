@@ -102,3 +102,46 @@ def test_fault_on_event_follows_the_new_leader(tmp_path):
     assert changed[0] + 1.0 <= second["started"] <= changed[0] + 1.5
     new_leader_machine = first["new_leader"]["member"].split("/")[-1]
     assert second["targets"] == [new_leader_machine]
+
+
+def test_kill_leading_controller_manager_a_standby_takes_the_lease(tmp_path):
+    report = run(tmp_path, "stacked", {"name": "k", "type": "killLeader", "component": "kube-controller-manager",
+                                       "at": "5s"}, duration="30s")
+    [fault] = report["faults"]
+    assert fault["targets"] == [fault["leader_before"]] and fault["leader_before"].startswith("controller-manager/")
+    new = fault["new_leader"]
+    # the standbys wait for the Lease to expire: leaseDuration 15 s from its last renewal
+    assert new is not None and new["member"] != fault["leader_before"] and 10.0 <= new["after"] <= 20.0
+    assert report["leaders"]["kube-controller-manager"][-1][1] == new["member"]
+    # leader_election_master_status: the new holder says 1 (the killed one's gauge is gone
+    # with its process on a real node; here it stays at its last value)
+    assert new["member"].split("/")[-1] in fault["metrics"]["lease_holders_at_end"]["kube-controller-manager"]
+
+
+def test_kill_leading_scheduler(tmp_path):
+    report = run(tmp_path, "stacked", {"name": "k", "type": "killLeader", "component": "kube-scheduler",
+                                       "at": "5s"}, duration="30s")
+    [fault] = report["faults"]
+    assert fault["leader_before"].startswith("scheduler/") and fault["targets"] == [fault["leader_before"]]
+    assert fault["new_leader"] is not None and 10.0 <= fault["new_leader"]["after"] <= 20.0
+
+
+def test_stop_kubelets_pods_are_evicted_and_rescheduled(tmp_path):
+    spec = parse_spec({
+        "kind": "Cluster", "name": "t", "controlPlane": {"machines": 1},
+        "nodePools": [{"name": "pool-a", "count": 4}],
+        "controllerManager": {"node-monitor-grace-period": "20s"},
+        "workloads": [{"name": "web", "replicas": 8, "tolerationSeconds": 5}],
+        "faults": [{"name": "s", "type": "stopKubelets", "share": 0.25, "at": "5s"}],
+        "duration": "60s", "probe": {"writesPerSecond": 2, "readsPerSecond": 2}, "runtime": {"seed": 3}})
+    report = run_cluster(spec, tmp_path / "run")
+    [fault] = report["faults"]
+    [node] = fault["targets"]
+    assert node.startswith("pool-a-")
+    pods = fault["pods"]
+    # grace period 20 s -> NotReady + NoExecute taint; tolerationSeconds 5 -> evicted; the
+    # ReplicaSet makes replacements the scheduler puts on the other nodes
+    assert pods["on_nodes_hit"] > 0
+    assert pods["lost"] == pods["on_nodes_hit"] and pods["rescheduled_running"] == pods["lost"]
+    assert report["nodes"] == 5 and report["bootstrap"]["nodes_ready"] == 5
+    assert fault["metrics"]["unhealthy_nodes_at_end"] == 1  # node_collector_unhealthy_nodes_in_zone
