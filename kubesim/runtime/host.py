@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import random
 from collections.abc import Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,10 +124,12 @@ class ActorHost:
         spec = slot.spec
         key = str(spec.address)
         machine = self.machines[spec.machine]
-        disk_rng = stream(self.seed, key, slot.incarnation, "disk")
+        disk_rng: list[random.Random] = []  # made on the first fsync: most actors never sync
 
         async def fsync_delay() -> None:
-            latency = self.cost.sample("disk.fsync", disk_rng) * self.disk_slowdown(machine.name)
+            if not disk_rng:
+                disk_rng.append(stream(self.seed, key, slot.incarnation, "disk"))
+            latency = self.cost.sample("disk.fsync", disk_rng[0]) * self.disk_slowdown(machine.name)
             await asyncio.sleep(self.clock.to_loop(latency))
 
         storage = Storage(self.storage_dir(spec), fsync_delay, real_fsync=self.real_fsync)
