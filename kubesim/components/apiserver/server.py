@@ -60,6 +60,7 @@ COMPACT_REV_KEY = b"compact_rev_key"  # storage/etcd3/compact.go compactRevKey
 # pkg/controlplane/controller/systemnamespaces: created at start, checked every minute
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
 SYSTEM_NAMESPACES_INTERVAL = 60.0
+FLOW_METRICS_PERIOD = 1.0  # seconds between exports of the flow-control metrics
 # pkg/apis/scheduling SystemPriorityClasses (poststarthook scheduling/bootstrap-system-priority-classes)
 SYSTEM_PRIORITY_CLASSES = (
     ("system-node-critical", 2000001000,
@@ -219,6 +220,9 @@ class ApiServer(Actor):
                                      min_request_timeout=s.min_request_timeout, epoch=s.epoch,
                                      server_address=s.advertise_address))
         ctx.call_every(BORROWING_ADJUSTMENT_PERIOD, self.handler.rebalance)
+        # APF and in-flight metrics into the registry the host serves, kept current as
+        # kube-apiserver's are (the replica's own /metrics exports them on every scrape too)
+        ctx.call_every(FLOW_METRICS_PERIOD, self._export_flow_metrics)
         ctx.call_every(s.etcd_healthcheck_interval, lambda: ctx.spawn(self._probe_etcd()),
                        first=0.0)
         ctx.call_every(s.etcd_count_metric_poll_period, lambda: ctx.spawn(self._count_objects()))
@@ -302,6 +306,9 @@ class ApiServer(Actor):
             self.etcd_ok = True
         except (EtcdError, CallTimeout, RemoteError):
             self.etcd_ok = False
+
+    def _export_flow_metrics(self) -> None:
+        self.metrics.export_flow_control(self.handler.flow.metrics(), self.handler.flow.drain_wait_observations())
 
     async def _count_objects(self) -> None:
         """apiserver_storage_objects: a count-only range per resource prefix."""
