@@ -131,6 +131,19 @@ class NodeInfo:
     used_ports: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     image_states: dict[str, ImageStateSummary] = field(default_factory=dict)
     generation: int = 0
+    #: the node's name, labels and taints, read on every Filter and Score call.
+    name: str = field(init=False)
+    labels: Labels = field(init=False)
+    taints: list[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._read_node()
+
+    def _read_node(self) -> None:
+        meta = self.node.get("metadata") or {}
+        self.name = meta.get("name", "")
+        self.labels = meta.get("labels") or {}
+        self.taints = (self.node.get("spec") or {}).get("taints") or []
 
     @classmethod
     def for_node(cls, node: dict[str, Any]) -> NodeInfo:
@@ -141,18 +154,7 @@ class NodeInfo:
     def set_node(self, node: dict[str, Any]) -> None:
         self.node = node
         self.allocatable = node_allocatable(node)
-
-    @property
-    def name(self) -> str:
-        return (self.node.get("metadata") or {}).get("name", "")
-
-    @property
-    def labels(self) -> Labels:
-        return (self.node.get("metadata") or {}).get("labels") or {}
-
-    @property
-    def taints(self) -> list[dict[str, Any]]:
-        return (self.node.get("spec") or {}).get("taints") or []
+        self._read_node()
 
     def add_pod(self, pi: PodInfo) -> None:
         self.pods.append(pi)

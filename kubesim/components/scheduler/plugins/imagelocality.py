@@ -9,6 +9,7 @@ from kubesim.components.scheduler.nodeinfo import NodeInfo, PodInfo
 MB = 1024 * 1024
 MIN_THRESHOLD = 23 * MB
 MAX_CONTAINER_THRESHOLD = 1000 * MB
+_IMAGES_KEY = "ImageLocality/images"
 
 
 def normalized_image_name(name: str) -> str:
@@ -28,12 +29,18 @@ class ImageLocality(ScorePlugin):
     name = "ImageLocality"
 
     def score(self, state: CycleState, pi: PodInfo, ni: NodeInfo) -> int:
-        spec = pi.pod.get("spec") or {}
-        containers = list(spec.get("initContainers") or ()) + list(spec.get("containers") or ())
+        images: list[str] | None = state.read(_IMAGES_KEY)
+        if images is None:  # the pod's normalized images, worked out once per cycle
+            spec = pi.pod.get("spec") or {}
+            containers = list(spec.get("initContainers") or ()) + list(spec.get("containers") or ())
+            images = [normalized_image_name(c.get("image", "")) for c in containers]
+            state.write(_IMAGES_KEY, images)
+        if not ni.image_states:
+            return 0  # calculate_priority(0, n)
         total_nodes = self.snapshot.num_nodes()
         total = 0
-        for c in containers:
-            st = ni.image_states.get(normalized_image_name(c.get("image", "")))
+        for image in images:
+            st = ni.image_states.get(image)
             if st is not None:
                 total += int(st.size * (st.num_nodes / total_nodes))
-        return calculate_priority(total, len(containers))
+        return calculate_priority(total, len(images))

@@ -126,26 +126,32 @@ class _ResourceAllocationScorer:
         self.resources = [r["name"] for r in resources]
         self.scorer = scorer
         self.use_requested = use_requested
+        self._scalar = [is_scalar(r) for r in self.resources]
 
     def pod_request_list(self, pod: dict[str, Any]) -> list[int]:
         reqs = pod_requests(pod, None if self.use_requested else NON_ZERO_DEFAULTS)
         return [reqs.get(r, 0) for r in self.resources]
 
     def score(self, ni: NodeInfo, pod_reqs: list[int]) -> int:
-        requested = [0] * len(self.resources)
-        allocatable = [0] * len(self.resources)
-        for i, r in enumerate(self.resources):
-            if pod_reqs[i] == 0 and is_scalar(r):
-                continue
-            if r in (CPU, MEMORY):
-                used = ni.requested.get(r) if self.use_requested else ni.non_zero_requested.get(r)
+        n = len(self.resources)
+        requested = [0] * n
+        allocatable = [0] * n
+        used_cpu_mem = ni.requested if self.use_requested else ni.non_zero_requested
+        alloc_all = ni.allocatable
+        for i in range(n):
+            r = self.resources[i]
+            if r == CPU:
+                used, alloc = used_cpu_mem.milli_cpu, alloc_all.milli_cpu
+            elif r == MEMORY:
+                used, alloc = used_cpu_mem.memory, alloc_all.memory
             elif r == EPHEMERAL_STORAGE:
-                used = ni.requested.ephemeral_storage
-            elif r in ni.allocatable.scalar:
-                used = ni.requested.scalar.get(r, 0)
+                used, alloc = ni.requested.ephemeral_storage, alloc_all.ephemeral_storage
+            elif pod_reqs[i] == 0 and self._scalar[i]:
+                continue
+            elif r in alloc_all.scalar:
+                used, alloc = ni.requested.scalar.get(r, 0), alloc_all.scalar[r]
             else:
                 continue
-            alloc = ni.allocatable.get(r)
             if alloc == 0:
                 continue
             allocatable[i] = alloc
