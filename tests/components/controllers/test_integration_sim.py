@@ -33,7 +33,7 @@ def plane():
     rt.add_machine(Machine("cp-kcm", "zone-a", "control-plane"))
     rt.spawn(ActorSpec(Address("kube-controller-manager", "kcm-0"), KubeControllerManager, "cp-kcm", kwargs={
         "client": client_factory(plane.apiservers, token=TOKEN, user_agent="kube-controller-manager"),
-        "controllers": ("deployment", "replicaset", "resourcequota", "garbagecollector"),
+        "controllers": ("deployment", "replicaset", "job", "resourcequota", "garbagecollector"),
         "epoch": EPOCH}))
     client = holder(rt, "test-driver", plane.apiservers, token=TOKEN, user_agent="test-driver")
 
@@ -59,9 +59,13 @@ async def kubelet_pass(client: Any) -> None:
                     raise
             continue
         if not pod["spec"].get("nodeName"):
-            await client.create("pods", {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": md["name"]},
-                                         "target": {"kind": "Node", "name": "node-0"}}, "default", "binding")
-        elif (pod.get("status") or {}).get("phase") != "Running":
+            try:
+                await client.create("pods", {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": md["name"]},
+                                             "target": {"kind": "Node", "name": "node-0"}}, "default", "binding")
+            except APIError as err:
+                if err.code not in (404, 409):  # deleted since the list
+                    raise
+        elif (pod.get("status") or {}).get("phase", "Pending") == "Pending":
             stamp = "2023-11-14T22:13:20Z"
             pod["status"] = {"phase": "Running", "podIP": "10.244.0.5", "conditions": [
                 {"type": "Ready", "status": "True", "lastTransitionTime": stamp},
@@ -125,6 +129,49 @@ def test_deployment_converges_through_a_real_apiserver(plane):
             return not rss and not pods
         await rt.wait_until(gone, 60.0, poll=0.5)
     rt.run(delete)
+
+
+def test_job_completes_and_releases_its_finalizers(plane):
+    """The tracking finalizer comes off through the real strategic merge patch
+    ($deleteFromPrimitiveList) and the pods' deletion is not blocked by it."""
+    rt, client = plane
+
+    async def go(rt: Any) -> dict[str, Any]:
+        tpl = template({"app": "pi"})
+        tpl["spec"]["restartPolicy"] = "Never"
+        await client.create("jobs.batch", {"apiVersion": "batch/v1", "kind": "Job",
+                                           "metadata": {"name": "pi", "namespace": "default"},
+                                           "spec": {"completions": 3, "parallelism": 2, "template": tpl}})
+
+        async def finish_running() -> bool:
+            await kubelet_pass(client)
+            for pod in (await client.list("pods", "default", label_selector="job-name=pi"))["items"]:
+                if (pod.get("status") or {}).get("phase") == "Running":
+                    pod["status"]["phase"] = "Succeeded"
+                    pod["status"]["conditions"][0]["status"] = "False"
+                    try:
+                        await client.update("pods", pod, "status")
+                    except APIError as err:
+                        if err.code != 409:
+                            raise
+            job = await client.get("jobs.batch", "default", "pi")
+            return any(c["type"] == "Complete" for c in (job.get("status") or {}).get("conditions") or [])
+        await rt.wait_until(finish_running, 120.0, poll=0.5)
+        job = await client.get("jobs.batch", "default", "pi")
+        pods = (await client.list("pods", "default", label_selector="job-name=pi"))["items"]
+        await client.delete("jobs.batch", "default", "pi", propagation_policy="Background")
+
+        async def collected() -> bool:
+            await kubelet_pass(client)
+            return not (await client.list("pods", "default", label_selector="job-name=pi"))["items"]
+        await rt.wait_until(collected, 60.0, poll=0.5)
+        return {"status": job["status"], "finalizers": [p["metadata"].get("finalizers") for p in pods],
+                "phases": sorted((p.get("status") or {}).get("phase", "") for p in pods)}
+
+    out = rt.run(go)
+    assert out["status"]["succeeded"] == 3 and "failed" not in out["status"]
+    assert all(not f for f in out["finalizers"]), out["finalizers"]
+    assert out["phases"] == ["Succeeded"] * 3
 
 
 def test_quota_controller_makes_admission_enforce(plane):

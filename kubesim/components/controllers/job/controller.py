@@ -33,6 +33,7 @@ from kubesim.components.controllers import pods as podutil
 from kubesim.components.controllers.base import (
     Controller,
     ControllerContext,
+    Requeue,
     api_errors,
     object_key,
     unwrap,
@@ -61,6 +62,8 @@ class JobController(Controller):
         self.backoff: dict[str, util.BackoffRecord] = {}
         #: uids of deleted Jobs, so their orphaned pods lose the finalizer.
         self._deleted_uids: dict[str, str] = {}
+        #: the resourceVersion of the last status this controller wrote, per Job.
+        self.written: dict[str, int] = {}
         self.recorder = EventRecorder(cc.client, cc.ctx, "job-controller", cc.now)
         self.job_informer = cc.informers.informer(JOBS)
         self.pod_informer = cc.informers.informer("pods", indexers={CONTROLLER_UID: controller_uid_index})
@@ -140,6 +143,10 @@ class JobController(Controller):
             await self._forget_job(key)  # gone, or deleted and created again
         if cached is None:
             return
+        if _rv(cached) < self.written.get(key, 0):
+            # the cache has not caught up with our own status write: counting from it
+            # would forget pods already counted (their finalizers are gone) and start more
+            raise Requeue(f"job {key}: informer cache behind the last status write")
         job = copy.deepcopy(cached)
         if util.is_finished(job):
             owned = self.pod_informer.indexer.by_index(CONTROLLER_UID, job["metadata"]["uid"])
@@ -152,6 +159,7 @@ class JobController(Controller):
     async def _forget_job(self, key: str) -> None:
         """A deleted Job: drop its state and release its pods' finalizers."""
         self.expectations.delete(key)
+        self.written.pop(key, None)
         self.finalizer_expectations.pop(key, None)
         self.backoff.pop(key, None)
         uid = self._deleted_uids.pop(key, "")
@@ -240,6 +248,14 @@ class JobController(Controller):
         if errors:
             raise errors[0]
         return released
+
+
+def _rv(obj: Obj) -> int:
+    """The resourceVersion as a number (the apiserver's are etcd revisions)."""
+    try:
+        return int(obj["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
 
 
 class Sync:
@@ -415,4 +431,5 @@ class Sync:
             return
         updated: Any = await self.jc.client.update(JOBS, self.job, "status")
         self.job["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
+        self.jc.written[self.key] = _rv(updated)
         self.old_status = copy.deepcopy(status)
