@@ -177,6 +177,25 @@ def test_deleting_a_job_releases_its_pods_finalizers(cluster):
                                   for p in cluster.pods()), timeout=30)
 
 
+def test_suspend_deletes_active_pods_without_counting_them_and_resume_restarts_the_clock(cluster):
+    cluster.create("jobs.batch", job(parallelism=2, completions=4, suspend=True))
+    cluster.run_until(lambda: "Suspended" in conditions(status(cluster)), timeout=5)
+    assert job_pods(cluster) == [] and "startTime" not in status(cluster)
+    cluster.update("jobs.batch", "default", "pi", lambda j: j["spec"].__setitem__("suspend", False))
+    cluster.run_until(lambda: len(running(cluster)) == 2)
+    st = status(cluster)
+    resumed = next(x for x in st["conditions"] if x["type"] == "Suspended")
+    assert (resumed["status"], resumed["reason"], resumed["message"]) == ("False", "JobResumed", "Job resumed")
+    assert st["startTime"] == resumed["lastTransitionTime"]
+    cluster.update("jobs.batch", "default", "pi", lambda j: j["spec"].__setitem__("suspend", True))
+    cluster.run_until(lambda: job_pods(cluster) == [], timeout=10)
+    st = status(cluster)
+    assert conditions(st)["Suspended"] == "JobSuspended"
+    assert "failed" not in st and "active" not in st
+    counts = {e["reason"]: e["count"] for e in cluster.api.objects("events", "default")}
+    assert (counts["Suspended"], counts["Resumed"]) == (2, 1)  # a repeated event is aggregated
+
+
 def test_want_active_and_completion():
     j = {"spec": {"parallelism": 3, "completions": 5}}
     assert util.want_active(j, succeeded=0, active=0) == 3

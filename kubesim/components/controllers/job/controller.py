@@ -14,8 +14,10 @@ When failures exceed `backoffLimit` (or, with restartPolicy OnFailure, container
 reach it) or `activeDeadlineSeconds` passes, the Job gets `FailureTarget`, its active pods
 are deleted and counted as failed, and `Failed` follows once no pod is left terminating.
 Reaching completions sets `SuccessCriteriaMet`, then `Complete` with `completionTime`
-(the v1.31+ order). Not modelled: Indexed completion, podFailurePolicy rules,
-backoffLimitPerIndex, successPolicy, suspend, managedBy, and the `Ready` pods latency.
+(the v1.31+ order). A suspended Job (`spec.suspend`) has its active pods deleted (not
+counted as failures), starts none, and has `Suspended` True; resuming sets it False and
+restarts the activeDeadlineSeconds clock (`startTime`). Not modelled: Indexed completion,
+podFailurePolicy rules, backoffLimitPerIndex, successPolicy and managedBy.
 """
 
 from __future__ import annotations
@@ -293,10 +295,11 @@ class Sync:
         self.uncounted_failed += [p["metadata"]["uid"] for p in new_failed]
         succeeded = self.status.get("succeeded", 0) + len(self.uncounted_succeeded)
         failed = self.status.get("failed", 0) + len(self.uncounted_failed)
-        if not self.status.get("startTime"):
+        suspended = bool(job["spec"].get("suspend"))
+        if not self.status.get("startTime") and not suspended:
             self.status["startTime"] = meta.timestamp(self.now)
         deadline = job["spec"].get("activeDeadlineSeconds")
-        if deadline is not None:
+        if deadline is not None and self.status.get("startTime"):
             left = meta.parse_timestamp(self.status["startTime"]) + deadline - self.now
             if left > 0:
                 jc.enqueue_after(self.key, left)
@@ -315,8 +318,10 @@ class Sync:
                 self.released.update(await jc.delete_pods(job, active))
                 terminating += active
             active = []
-        elif self.satisfied:
-            active, manage_err = await self._manage(active, succeeded, record)
+        else:
+            self._suspension(suspended)
+            if self.satisfied:
+                active, manage_err = await self._manage(active, succeeded, record, suspended)
         ready = sum(1 for p in active if podutil.is_pod_ready(p))
         await self._track(len(active), ready, len(terminating), finishing)
         if manage_err is not None:
@@ -352,17 +357,33 @@ class Sync:
         if failed > job["spec"].get("backoffLimit", 6) or util.past_backoff_limit_on_failure(job, self.pods):
             return util.new_condition(util.FAILURE_TARGET, *util.BACKOFF_LIMIT_EXCEEDED, stamp)
         deadline = job["spec"].get("activeDeadlineSeconds")
-        if deadline is not None and self.now - meta.parse_timestamp(self.status["startTime"]) >= deadline:
+        started = self.status.get("startTime")
+        if deadline is not None and started and self.now - meta.parse_timestamp(started) >= deadline:
             return util.new_condition(util.FAILURE_TARGET, *util.DEADLINE_EXCEEDED, stamp)
         if util.is_complete(job, succeeded, active):
             return util.new_condition(util.SUCCESS_CRITERIA_MET, *util.COMPLETIONS_REACHED, stamp)
         return None
 
-    async def _manage(self, active: list[Obj], succeeded: int,
-                      record: util.BackoffRecord) -> tuple[list[Obj], APIError | None]:
-        """manageJob: create or delete pods towards wantActive; the new active pods."""
+    def _suspension(self, suspended: bool) -> None:
+        """The Suspended condition; resuming restarts the activeDeadlineSeconds clock."""
+        stamp = meta.timestamp(self.now)
+        if suspended and util.condition(self.job, util.SUSPENDED) is None:
+            util.ensure_condition(self.status, util.new_condition(util.SUSPENDED, *util.JOB_SUSPENDED, stamp))
+            self.jc.recorder.event(self.job, "Normal", "Suspended", "Job suspended")
+        elif not suspended and util.condition(self.job, util.SUSPENDED) is not None:
+            cond = util.new_condition(util.SUSPENDED, *util.JOB_RESUMED, stamp)
+            cond["status"] = "False"
+            util.ensure_condition(self.status, cond)
+            self.status["startTime"] = stamp
+            self.jc.recorder.event(self.job, "Normal", "Resumed", "Job resumed")
+
+    async def _manage(self, active: list[Obj], succeeded: int, record: util.BackoffRecord,
+                      suspended: bool) -> tuple[list[Obj], APIError | None]:
+        """manageJob: create or delete pods towards wantActive (none while suspended);
+        the new active pods."""
         jc, job = self.jc, self.job
-        diff = len(active) - util.want_active(job, succeeded, len(active))
+        want = 0 if suspended else util.want_active(job, succeeded, len(active))
+        diff = len(active) - want
         if diff > 0:
             victims = podutil.rank_for_deletion(active, [0] * len(active), self.now)
             victims = victims[:min(diff, util.MAX_POD_CREATE_DELETE_PER_SYNC)]
