@@ -82,13 +82,21 @@ def test_completions_with_parallelism_count_every_pod_once(cluster):
     assert most["active"] == 2
     assert st["succeeded"] == 5 and "failed" not in st and "active" not in st
     assert st["uncountedTerminatedPods"] == {} and st["ready"] == 0 and st["terminating"] == 0
-    assert conditions(st) == {"SuccessCriteriaMet": "CompletionsReached", "Complete": ""}
+    assert conditions(st) == {"SuccessCriteriaMet": "CompletionsReached", "Complete": "CompletionsReached"}
     assert st["completionTime"] >= st["startTime"]
     assert len(job_pods(cluster)) == 5
     assert all(util.JOB_TRACKING_FINALIZER not in (p["metadata"].get("finalizers") or [])
                for p in job_pods(cluster))
     reasons = [e["reason"] for e in cluster.api.objects("events", "default") if e["involvedObject"]["kind"] == "Job"]
     assert reasons.count("SuccessfulCreate") == 5 and "Completed" in reasons
+    samples = {(name, tuple(sorted(labels.items()))): value for name, labels, value in
+               cluster.rt.metrics.samples(["job_controller_jobs_finished_total", "job_controller_job_pods_finished_total"])
+               if name.endswith("_total")}
+    finished = [v for (n, labels), v in samples.items() if n == "job_controller_jobs_finished_total"
+                and ("reason", "CompletionsReached") in labels and ("result", "succeeded") in labels]
+    pods = [v for (n, labels), v in samples.items() if n == "job_controller_job_pods_finished_total"
+            and ("result", "succeeded") in labels and ("completion_mode", "NonIndexed") in labels]
+    assert finished == [1.0] and pods == [5.0]
 
 
 def test_backoff_limit_with_growing_pod_backoff(cluster):
@@ -110,6 +118,11 @@ def test_backoff_limit_with_growing_pod_backoff(cluster):
     assert 20 <= created[2] - created[1] < 24
     cluster.run_for(60)
     assert len(job_pods(cluster)) == 3  # a failed Job starts nothing more
+    failed_jobs = [v for n, labels, v in cluster.rt.metrics.samples(["job_controller_jobs_finished_total"])
+                   if n.endswith("_total") and labels["result"] == "failed"]
+    failed_pods = [v for n, labels, v in cluster.rt.metrics.samples(["job_controller_job_pods_finished_total"])
+                   if n.endswith("_total") and labels["result"] == "failed"]
+    assert (failed_jobs, failed_pods) == ([1.0], [3.0])
     warnings = [e for e in cluster.api.objects("events", "default") if e["reason"] == "BackoffLimitExceeded"]
     assert warnings[0]["type"] == "Warning"
     assert warnings[0]["message"] == "Job has reached the specified backoff limit"

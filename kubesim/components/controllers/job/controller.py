@@ -13,8 +13,10 @@ doubling per failure since the last success, at most 10 min).
 When failures exceed `backoffLimit` (or, with restartPolicy OnFailure, container restarts
 reach it) or `activeDeadlineSeconds` passes, the Job gets `FailureTarget`, its active pods
 are deleted and counted as failed, and `Failed` follows once no pod is left terminating.
-Reaching completions sets `SuccessCriteriaMet`, then `Complete` with `completionTime`
-(the v1.31+ order). A suspended Job (`spec.suspend`) has its active pods deleted (not
+Reaching completions sets `SuccessCriteriaMet`, then `Complete` (reason CompletionsReached)
+with `completionTime` (the v1.31+ order). Metrics: job_controller_jobs_finished_total
+{completion_mode, result, reason} and job_controller_job_pods_finished_total
+{completion_mode, result}. A suspended Job (`spec.suspend`) has its active pods deleted (not
 counted as failures), starts none, and has `Suspended` True; resuming sets it False and
 restarts the activeDeadlineSeconds clock (`startTime`). Not modelled: Indexed completion,
 podFailurePolicy rules, backoffLimitPerIndex, successPolicy and managedBy.
@@ -67,6 +69,12 @@ class JobController(Controller):
         #: the resourceVersion of the last status this controller wrote, per Job.
         self.written: dict[str, int] = {}
         self.recorder = EventRecorder(cc.client, cc.ctx, "job-controller", cc.now)
+        self.jobs_finished = cc.ctx.metrics.counter(
+            "job_controller_jobs_finished_total", "The number of finished jobs",
+            ["completion_mode", "result", "reason"])
+        self.pods_finished = cc.ctx.metrics.counter(
+            "job_controller_job_pods_finished_total", "The number of finished Pods that are fully tracked",
+            ["completion_mode", "result"])
         self.job_informer = cc.informers.informer(JOBS)
         self.pod_informer = cc.informers.informer("pods", indexers={CONTROLLER_UID: controller_uid_index})
         self.job_informer.add_event_handler(EventHandler(
@@ -415,26 +423,34 @@ class Sync:
                    and util.has_tracking_finalizer(p)]
         await jc._remove_finalizers(self.key, holders)
         # every uncounted pod has lost its finalizer (or is gone): count it
-        self.status["succeeded"] = self.status.get("succeeded", 0) + len(self.uncounted_succeeded)
-        self.status["failed"] = self.status.get("failed", 0) + len(self.uncounted_failed)
+        flushed = {"succeeded": len(self.uncounted_succeeded), "failed": len(self.uncounted_failed)}
+        self.status["succeeded"] = self.status.get("succeeded", 0) + flushed["succeeded"]
+        self.status["failed"] = self.status.get("failed", 0) + flushed["failed"]
         self.uncounted_succeeded, self.uncounted_failed = [], []
-        if finishing is not None and terminating == 0:
-            self._finish(finishing)
+        finished = self._finish(finishing) if finishing is not None and terminating == 0 else None
         await self._write_status(active=active, ready=ready, terminating=terminating)
+        mode = self.job["spec"].get("completionMode") or "NonIndexed"
+        for result, count in flushed.items():
+            if count:
+                jc.pods_finished.labels(mode, result).inc(count)
+        if finished is not None:
+            jc.jobs_finished.labels(mode, *finished).inc()
 
-    def _finish(self, finishing: Obj) -> None:
+    def _finish(self, finishing: Obj) -> tuple[str, str] | None:
+        """The terminal condition after FailureTarget / SuccessCriteriaMet (with their reason,
+        as delayTerminalCondition has it); (result, reason) if it is new."""
         stamp = meta.timestamp(self.now)
-        if finishing["type"] == util.FAILURE_TARGET:
-            cond = util.new_condition(util.FAILED, finishing["reason"], finishing["message"], stamp)
-            if util.ensure_condition(self.status, cond):
-                self.jc.recorder.event(self.job, "Warning", cond["reason"], cond["message"])
-        else:
-            cond = util.new_condition(util.COMPLETE, "", "", stamp)
-            cond.pop("reason")
-            cond.pop("message")
-            if util.ensure_condition(self.status, cond):
-                self.status["completionTime"] = stamp
-                self.jc.recorder.event(self.job, "Normal", "Completed", "Job completed")
+        failed = finishing["type"] == util.FAILURE_TARGET
+        cond = util.new_condition(util.FAILED if failed else util.COMPLETE, finishing["reason"],
+                                  finishing["message"], stamp)
+        if not util.ensure_condition(self.status, cond):
+            return None
+        if failed:
+            self.jc.recorder.event(self.job, "Warning", cond["reason"], cond["message"])
+            return "failed", cond["reason"]
+        self.status["completionTime"] = stamp
+        self.jc.recorder.event(self.job, "Normal", "Completed", "Job completed")
+        return "succeeded", cond["reason"]
 
     async def _write_status(self, **counts: int) -> None:
         status = self.status
