@@ -13,6 +13,7 @@ tainted `ToBeDeletedByClusterAutoscaler` (the StableLoadBalancerNodeSet predicat
 when that set changes every load-balanced Service is synced again. Events:
 EnsuringLoadBalancer, EnsuredLoadBalancer, DeletingLoadBalancer, DeletedLoadBalancer,
 SyncLoadBalancerFailed. Failures retry with the queue's backoff (5 s doubling to 5 min).
+Each load balancer sync counts in service_controller_loadbalancer_sync_total.
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ class ServiceController(Controller):
         super().__init__(cc, workers, ItemExponentialFailureRateLimiter(MIN_RETRY_DELAY, MAX_RETRY_DELAY))
         self.cloud = cloud
         self.recorder = EventRecorder(cc.client, cc.ctx, "service-controller", cc.now)
+        self.syncs = cc.ctx.metrics.counter(
+            "service_controller_loadbalancer_sync_total",
+            "[ALPHA] A metric counting the amount of times any load balancer has been configured, "
+            "as an effect of service/node changes on the cluster")
         self.svc_informer = cc.informers.informer("services")
         self.node_informer = cc.informers.informer("nodes")
         self.svc_informer.add_event_handler(EventHandler(
@@ -119,8 +124,10 @@ class ServiceController(Controller):
         svc = copy.deepcopy(cached)
         try:
             if needs_cleanup(svc):
+                self.syncs.inc()
                 await self._cleanup(svc)
             elif wants_load_balancer(svc):
+                self.syncs.inc()
                 await self._ensure(svc)
         except CloudProviderError as err:
             self.recorder.event(svc, "Warning", "SyncLoadBalancerFailed", f"Error syncing load balancer: {err}")

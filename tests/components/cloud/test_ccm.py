@@ -56,6 +56,9 @@ def test_load_balancer_gets_an_ingress_ip_after_the_provisioning_delay(cluster):
     assert lb.hosts == ["node-0", "node-1", "node-2"]
     assert lb.ports[0]["port"] == 80
     assert [e["message"] for e in events(cluster, "EnsuredLoadBalancer")] == ["Ensured load balancer"]
+    [syncs] = [v for n, _, v in cluster.rt.metrics.samples(["service_controller_loadbalancer_sync_total"])
+               if n.endswith("_total")]
+    assert syncs >= 1
     # a second Service gets the next address
     cluster.create("services", lb_service("api"))
     cluster.run_until(lambda: ingress(cluster, "api") != [], timeout=60)
