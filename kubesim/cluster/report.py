@@ -58,6 +58,7 @@ def build(spec: ClusterSpec, cluster: Plan, result: dict[str, Any]) -> dict[str,
                     for component, seen in monitor.leaders.items()},
         "load_balancer": [[t - t0, replica, up] for t, replica, up in result["probe"]["backend_changes"]],
         "events": [[t, event, subject] for t, event, subject in result["events"]],
+        "actor_errors": result["actor_errors"],
     }
     for kind, requests in kinds.items():
         oks = [latency for _t, latency, good in requests if good]
@@ -173,6 +174,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         ("etcd leader changes (metric)", f"{report['etcd']['leader_changes']:g}"),
         ("etcd leaderless", _secs(report["etcd"]["leaderless_seconds"])),
     ]
+    if report["actor_errors"]:
+        rows.append(("actor errors", f"{len(report['actor_errors'])} (first: {report['actor_errors'][0]})"))
     for key, value in rows:
         head.add_row(key, value)
     console.print(head)

@@ -32,10 +32,17 @@ TICK = 1.0  # simulated seconds between progress updates
 
 
 def make_runtime(spec: ClusterSpec, run_dir: Path) -> Runtime:
+    """The spec's runtime. On sim, an actor that raises is reported, not fatal: in a real
+    cluster a component whose process dies is restarted and the cluster goes on."""
     from kubesim.runner import load_cost
     from kubesim.runner import make_runtime as runtime_for
 
-    return runtime_for(spec.runtime, load_cost(spec.cost_model), run_dir)
+    cost = load_cost(spec.cost_model)
+    if spec.runtime.type == "sim":
+        from kubesim.runtime.sim import SimRuntime
+
+        return SimRuntime(spec.runtime.seed, cost, run_dir, call_timeout=spec.runtime.call_timeout, strict=False)
+    return runtime_for(spec.runtime, cost, run_dir)
 
 
 def run_cluster(spec: ClusterSpec, run_dir: Path, console: Console | None = None,
@@ -55,6 +62,7 @@ def run_cluster(spec: ClusterSpec, run_dir: Path, console: Console | None = None
         if runtime is None:
             rt.close()
     result["wall_seconds"] = time.perf_counter() - wall_start
+    result["actor_errors"] = actor_errors(rt)
     return reports.build(spec, cluster, result)
 
 
@@ -115,6 +123,12 @@ async def _watch(rt: Runtime, spec: ClusterSpec, placed: Placed, executor: Fault
                             state=f"t={executor.now():.0f}s writes ok {ok}/{writes} "
                                   f"etcd leader {leader} faults {len(executor.records)}/{len(spec.faults)}")
     await asyncio.sleep(0)
+
+
+def actor_errors(runtime: Runtime) -> list[str]:
+    """The exceptions actors raised during the run (sim: the host's record)."""
+    host = getattr(runtime, "host", None)
+    return [f"{where}: {exc!r}" for where, exc in getattr(host, "errors", [])]
 
 
 def _counter_deltas(before: list[tuple[str, dict[str, str], float]],

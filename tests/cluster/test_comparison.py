@@ -29,6 +29,7 @@ def study_report(tmp_path_factory) -> dict:
     data = example()
     data["scenarios"] = [s for s in data["scenarios"] if s["name"] in ("lose-one", "lose-two")]
     data["cluster"]["duration"] = "40s"
+    data["cluster"]["probe"] = {"writesPerSecond": 5, "readsPerSecond": 5, "timeout": "10s"}
     return run_comparison(parse_spec(data, str(EXAMPLE)), tmp_path_factory.mktemp("study"), None)
 
 

@@ -1,6 +1,8 @@
-"""Each fault type on a running control plane (sim): what it does shows in the report
-(availability, outage windows, the load balancer's view, the etcd leader) and in the
-etcd members' metrics sampled when the fault started and ended."""
+"""Each fault type on a running cluster (sim): what it does shows in the report
+(availability, outage windows, the load balancer's view, leaders, pods) and in the
+metrics sampled when the fault started and ended. Faults of one topology share a run,
+spaced so that each has settled before the next; the report attributes to a fault what
+happens until the next one starts."""
 
 from __future__ import annotations
 
@@ -13,48 +15,67 @@ from kubesim.cluster.run import run_cluster
 from kubesim.runtime.costmodel import CostModel
 from kubesim.specs import parse_spec
 
-
-def run(tmp_path: Path, topology: str, fault: dict[str, Any], duration: str = "30s") -> dict[str, Any]:
-    spec = parse_spec({"kind": "Cluster", "name": "t", "zones": ["zone-a", "zone-b", "zone-c"],
-                       "controlPlane": {"topology": topology, "machines": 3},
-                       "faults": [fault], "duration": duration, "runtime": {"seed": 3}})
-    return run_cluster(spec, tmp_path / "run")
+ZONES = ["zone-a", "zone-b", "zone-c"]
+PROBE = {"writesPerSecond": 5, "readsPerSecond": 5}
 
 
-def test_crash_machine_stacked_takes_etcd_member_and_apiserver(tmp_path):
-    report = run(tmp_path, "stacked", {"name": "c", "type": "crashMachine", "machines": ["cp-1"], "at": "10s"})
-    [fault] = report["faults"]
-    assert fault["targets"] == ["cp-1"] and fault["ended"] is None
+def run(path: Path, topology: str, faults: list[dict[str, Any]], duration: str, **more: Any) -> dict[str, Any]:
+    spec = parse_spec({"kind": "Cluster", "name": "t", "zones": ZONES,
+                       "controlPlane": {"topology": topology, "machines": 3}, "faults": faults,
+                       "duration": duration, "probe": PROBE, "runtime": {"seed": 3}, **more})
+    return run_cluster(spec, path / "run")
+
+
+@pytest.fixture(scope="module")
+def stacked(tmp_path_factory) -> dict[str, dict[str, Any]]:
+    report = run(tmp_path_factory.mktemp("stacked"), "stacked", [
+        {"name": "crash", "type": "crashMachine", "machines": ["cp-1"], "at": "5s", "restartAfter": "10s"},
+        {"name": "reboot", "type": "restartMachine", "machines": ["cp-2"], "at": "30s", "downFor": "5s"},
+        {"name": "cut", "type": "partition", "etcdMachines": 1, "at": "50s", "healAfter": "10s"},
+        {"name": "kcm", "type": "killLeader", "component": "kube-controller-manager", "at": "75s"},
+        {"name": "sched", "type": "killLeader", "component": "kube-scheduler", "at": "100s"},
+    ], "125s")
+    return {"report": report, **{f["name"]: f for f in report["faults"]}}
+
+
+@pytest.fixture(scope="module")
+def external(tmp_path_factory) -> dict[str, dict[str, Any]]:
+    report = run(tmp_path_factory.mktemp("external"), "external", [
+        {"name": "kill", "type": "killLeader", "component": "etcd", "at": "5s", "restartAfter": "10s"},
+        {"name": "follow", "type": "slowDisk", "etcdMachines": 1, "fsyncFactor": 20, "duration": "5s",
+         "on": {"event": "leaderChanged", "component": "etcd", "delay": "1s"}},
+        {"name": "slow", "type": "slowDisk", "etcdMachines": 3, "fsyncFactor": 50, "at": "30s", "duration": "10s"},
+    ], "50s")
+    return {"report": report, **{f["name"]: f for f in report["faults"]}}
+
+
+def test_crash_machine_stacked_takes_etcd_member_and_apiserver(stacked):
+    fault = stacked["crash"]
+    assert fault["targets"] == ["cp-1"] and fault["ended"] - fault["started"] == pytest.approx(10.0)
     # the LB's health checks (fall 3 x inter 2s) take the dead apiserver out of the rotation
-    [[when, replica, up]] = report["load_balancer"]
-    assert replica == "apiserver/apiserver-1" and up is False and 10.0 + 4.0 <= when <= 10.0 + 8.0
+    changes = [c for c in stacked["report"]["load_balancer"] if c[1] == "apiserver/apiserver-1"]
+    (down_at, _, down), (up_at, _, up) = changes[:2]
+    assert down is False and 5.0 + 4.0 <= down_at <= 5.0 + 8.0 and up is True and up_at > fault["ended"]
     writes = fault["writes"]
-    assert 0 < writes["failed_requests"] and writes["disrupted_seconds"] >= 4.0
-    assert writes["share_last_10s"] == 1.0  # two members and two apiservers keep serving
-    assert fault["leader_before"] != "etcd/etcd-1" or fault["new_leader"] is not None
+    assert writes["failed_requests"] > 0 and writes["disrupted_seconds"] >= 4.0
+    # two members and two apiservers serve everything before the machine is back
+    assert writes["time_to_recover"] < fault["ended"] - fault["started"]
+    # the restarted member found the leader again: its own leader-change counter moved
+    assert stacked["report"]["etcd"]["leader_changes_by_member"]["etcd-1"] >= 1
 
 
-def test_restart_machine_stops_gracefully_and_comes_back(tmp_path):
-    report = run(tmp_path, "stacked", {"name": "r", "type": "restartMachine", "machines": ["cp-1"],
-                                       "at": "10s", "downFor": "5s"})
-    [fault] = report["faults"]
+def test_restart_machine_stops_gracefully_and_comes_back(stacked):
+    fault = stacked["reboot"]
     assert fault["ended"] - fault["started"] == pytest.approx(5.0)
-    down, back = report["load_balancer"]
-    assert down[1:] == ["apiserver/apiserver-1", False] and back[1:] == ["apiserver/apiserver-1", True]
-    assert back[0] > fault["ended"]
+    down, back = [c for c in stacked["report"]["load_balancer"] if c[1] == "apiserver/apiserver-2"][:2]
+    assert down[2] is False and back[2] is True and back[0] > fault["ended"]
     # the other two replicas served everything the LB did not send to the stopped one
     assert fault["writes"]["unavailable_seconds"] == 0 and fault["writes"]["failed_requests"] > 0
-    assert report["availability"]["writes"]["share_last_10s"] == 1.0
-    # the restarted member found the leader again: its own leader-change counter moved
-    assert report["etcd"]["leader_changes_by_member"]["etcd-1"] >= 1
-    assert report["etcd"]["leaders"] == [[0.0, fault["leader_before"]]]
 
 
-def test_partition_cuts_the_leader_off_and_a_new_one_takes_over(tmp_path):
-    report = run(tmp_path, "stacked", {"name": "p", "type": "partition", "etcdMachines": 1,
-                                       "at": "10s", "healAfter": "10s"})
-    [fault] = report["faults"]
-    leader_machine = {"etcd/etcd-0": "cp-0", "etcd/etcd-1": "cp-1", "etcd/etcd-2": "cp-2"}[fault["leader_before"]]
+def test_partition_cuts_the_leader_off_and_a_new_one_takes_over(stacked):
+    fault = stacked["cut"]
+    leader_machine = "cp-" + fault["leader_before"].split("-")[-1]
     assert fault["machines"] == [leader_machine]
     new = fault["new_leader"]
     assert new is not None and new["member"] != fault["leader_before"] and new["after"] < 5.0
@@ -63,67 +84,48 @@ def test_partition_cuts_the_leader_off_and_a_new_one_takes_over(tmp_path):
     assert writes["failed_requests"] > 0 and writes["time_to_recover"] < 10.0  # before the heal
 
 
-def test_slow_disk_raises_fsync_and_write_latency(tmp_path):
-    report = run(tmp_path, "external", {"name": "s", "type": "slowDisk", "etcdMachines": 3,
-                                        "fsyncFactor": 50, "at": "10s", "duration": "10s"})
-    [fault] = report["faults"]
-    assert sorted(fault["targets"]) == ["etcd-0", "etcd-1", "etcd-2"]
-    assert fault["targets"][0] == fault["leader_before"].split("/")[-1]  # the leader's first
-    median = CostModel.load().latency("disk.fsync").median
-    assert fault["metrics"]["etcd_wal_fsync_mean_seconds"] > 10 * median
-    assert fault["writes"]["share_during"] == 1.0  # slower, not down
-    assert fault["writes"]["latency_p50_during"] > 3 * report["availability"]["writes"]["latency_p50"]
-
-
-def test_kill_etcd_leader(tmp_path):
-    report = run(tmp_path, "external", {"name": "k", "type": "killLeader", "component": "etcd",
-                                        "at": "10s", "restartAfter": "10s"})
-    [fault] = report["faults"]
-    assert fault["targets"] == [fault["leader_before"]]
-    new = fault["new_leader"]
-    assert new is not None and new["member"] != fault["leader_before"]
-    assert fault["metrics"]["etcd_leader_changes"] >= 1 and report["etcd"]["leader_changes"] >= 1
-    assert report["availability"]["writes"]["share_last_10s"] == 1.0
-
-
-def test_fault_on_event_follows_the_new_leader(tmp_path):
-    """`on: leaderChanged` fires when the monitor sees a new etcd leader."""
-    spec = parse_spec({"kind": "Cluster", "name": "t", "zones": ["zone-a", "zone-b", "zone-c"],
-                       "controlPlane": {"topology": "external", "machines": 3}, "duration": "40s",
-                       "faults": [
-                           {"name": "first", "type": "killLeader", "component": "etcd", "at": "5s"},
-                           {"name": "second", "type": "slowDisk", "etcdMachines": 1, "fsyncFactor": 20,
-                            "on": {"event": "leaderChanged", "component": "etcd", "delay": "1s"}}]})
-    report = run_cluster(spec, tmp_path / "run")
-    first, second = report["faults"]
-    assert first["name"] == "first" and second["name"] == "second"
-    changed = [t for t, event, subject in report["events"] if event == "leaderChanged"]
-    # started once the new leader's machine was looked up (status asks, 0.25 s at most)
-    assert changed[0] + 1.0 <= second["started"] <= changed[0] + 1.5
-    new_leader_machine = first["new_leader"]["member"].split("/")[-1]
-    assert second["targets"] == [new_leader_machine]
-
-
-def test_kill_leading_controller_manager_a_standby_takes_the_lease(tmp_path):
-    report = run(tmp_path, "stacked", {"name": "k", "type": "killLeader", "component": "kube-controller-manager",
-                                       "at": "5s"}, duration="30s")
-    [fault] = report["faults"]
+def test_kill_leading_controller_manager_a_standby_takes_the_lease(stacked):
+    fault = stacked["kcm"]
     assert fault["targets"] == [fault["leader_before"]] and fault["leader_before"].startswith("controller-manager/")
     new = fault["new_leader"]
     # the standbys wait for the Lease to expire: leaseDuration 15 s from its last renewal
     assert new is not None and new["member"] != fault["leader_before"] and 10.0 <= new["after"] <= 20.0
-    assert report["leaders"]["kube-controller-manager"][-1][1] == new["member"]
-    # leader_election_master_status: the new holder says 1 (the killed one's gauge is gone
-    # with its process on a real node; here it stays at its last value)
+    # leader_election_master_status: the new holder reports 1
     assert new["member"].split("/")[-1] in fault["metrics"]["lease_holders_at_end"]["kube-controller-manager"]
 
 
-def test_kill_leading_scheduler(tmp_path):
-    report = run(tmp_path, "stacked", {"name": "k", "type": "killLeader", "component": "kube-scheduler",
-                                       "at": "5s"}, duration="30s")
-    [fault] = report["faults"]
+def test_kill_leading_scheduler(stacked):
+    fault = stacked["sched"]
     assert fault["leader_before"].startswith("scheduler/") and fault["targets"] == [fault["leader_before"]]
     assert fault["new_leader"] is not None and 10.0 <= fault["new_leader"]["after"] <= 20.0
+    assert stacked["report"]["leaders"]["kube-scheduler"][-1][1] == fault["new_leader"]["member"]
+
+
+def test_kill_etcd_leader(external):
+    fault = external["kill"]
+    assert fault["targets"] == [fault["leader_before"]]
+    new = fault["new_leader"]
+    assert new is not None and new["member"] != fault["leader_before"]
+    assert fault["metrics"]["etcd_leader_changes"] >= 1 and external["report"]["etcd"]["leader_changes"] >= 1
+    assert fault["ended"] - fault["started"] == pytest.approx(10.0)
+
+
+def test_fault_on_event_follows_the_new_leader(external):
+    """`on: leaderChanged` fires when the monitor sees a new etcd leader."""
+    changed = [t for t, event, subject in external["report"]["events"] if event == "leaderChanged"]
+    fault = external["follow"]
+    # started once the new leader's machine was looked up (status asks, 0.25 s at most)
+    assert changed[0] + 1.0 <= fault["started"] <= changed[0] + 1.5
+    assert fault["targets"] == [external["kill"]["new_leader"]["member"].split("/")[-1]]
+
+
+def test_slow_disk_raises_fsync_and_write_latency(external):
+    fault = external["slow"]
+    assert sorted(fault["targets"]) == ["etcd-0", "etcd-1", "etcd-2"]
+    median = CostModel.load().latency("disk.fsync").median
+    assert fault["metrics"]["etcd_wal_fsync_mean_seconds"] > 10 * median
+    assert fault["writes"]["share_during"] == 1.0  # slower, not down
+    assert fault["writes"]["latency_p50_during"] > 3 * external["report"]["availability"]["writes"]["latency_p50"]
 
 
 def test_stop_kubelets_pods_are_evicted_and_rescheduled(tmp_path):
