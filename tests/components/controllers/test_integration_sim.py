@@ -131,9 +131,11 @@ def test_deployment_converges_through_a_real_apiserver(plane):
     rt.run(delete)
 
 
-def test_job_completes_and_releases_its_finalizers(plane):
+@pytest.mark.parametrize("mode", ["NonIndexed", "Indexed"])
+def test_job_completes_and_releases_its_finalizers(plane, mode):
     """The tracking finalizer comes off through the real strategic merge patch
-    ($deleteFromPrimitiveList) and the pods' deletion is not blocked by it."""
+    ($deleteFromPrimitiveList) and the pods' deletion is not blocked by it; an Indexed
+    Job's pods (downward-API env var, hostname) pass the real validation."""
     rt, client = plane
 
     async def go(rt: Any) -> dict[str, Any]:
@@ -141,7 +143,8 @@ def test_job_completes_and_releases_its_finalizers(plane):
         tpl["spec"]["restartPolicy"] = "Never"
         await client.create("jobs.batch", {"apiVersion": "batch/v1", "kind": "Job",
                                            "metadata": {"name": "pi", "namespace": "default"},
-                                           "spec": {"completions": 3, "parallelism": 2, "template": tpl}})
+                                           "spec": {"completions": 3, "parallelism": 2, "template": tpl,
+                                                    "completionMode": mode}})
 
         async def finish_running() -> bool:
             await kubelet_pass(client)
@@ -166,12 +169,16 @@ def test_job_completes_and_releases_its_finalizers(plane):
             return not (await client.list("pods", "default", label_selector="job-name=pi"))["items"]
         await rt.wait_until(collected, 60.0, poll=0.5)
         return {"status": job["status"], "finalizers": [p["metadata"].get("finalizers") for p in pods],
+                "hostnames": sorted(p["spec"].get("hostname", "") for p in pods),
                 "phases": sorted((p.get("status") or {}).get("phase", "") for p in pods)}
 
     out = rt.run(go)
     assert out["status"]["succeeded"] == 3 and "failed" not in out["status"]
     assert all(not f for f in out["finalizers"]), out["finalizers"]
     assert out["phases"] == ["Succeeded"] * 3
+    if mode == "Indexed":
+        assert out["status"]["completedIndexes"] == "0-2"
+        assert out["hostnames"] == ["pi-0", "pi-1", "pi-2"]
 
 
 def test_quota_controller_makes_admission_enforce(plane):

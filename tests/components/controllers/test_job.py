@@ -209,6 +209,56 @@ def test_suspend_deletes_active_pods_without_counting_them_and_resume_restarts_t
     assert (counts["Suspended"], counts["Resumed"]) == (2, 1)  # a repeated event is aggregated
 
 
+def index_of(pod: dict[str, Any]) -> int:
+    return int(pod["metadata"]["annotations"][util.COMPLETION_INDEX])
+
+
+def test_indexed_job_runs_each_index_once_lowest_first(cluster):
+    cluster.create("jobs.batch", job(completionMode="Indexed", completions=5, parallelism=2))
+    cluster.run_until(lambda: len(running(cluster)) == 2)
+    pods = sorted(running(cluster), key=index_of)
+    assert [index_of(p) for p in pods] == [0, 1]
+    first = pods[0]
+    assert first["metadata"]["name"].startswith("pi-0-")
+    assert first["metadata"]["labels"][util.COMPLETION_INDEX] == "0"
+    assert first["spec"]["hostname"] == "pi-0"
+    assert first["spec"]["containers"][0]["env"] == [{"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+        "apiVersion": "v1", "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}}]
+    finish(cluster, pods[1], "Succeeded")
+    cluster.run_until(lambda: sorted(index_of(p) for p in running(cluster)) == [0, 2])
+    assert status(cluster)["completedIndexes"] == "1" and status(cluster)["succeeded"] == 1
+    # a failed index is retried with a pod of the same index, after the pod-failure backoff
+    index2 = next(p for p in running(cluster) if index_of(p) == 2)
+    finish(cluster, index2, "Failed")
+    cluster.run_until(lambda: status(cluster).get("failed") == 1)
+    cluster.run_for(5)
+    assert sorted(index_of(p) for p in running(cluster)) == [0]
+    cluster.run_until(lambda: sorted(index_of(p) for p in running(cluster)) == [0, 2], timeout=15)
+    while "Complete" not in conditions(status(cluster)):
+        for pod in running(cluster):
+            finish(cluster, pod, "Succeeded")
+        cluster.run_for(2)
+        assert cluster.rt.now() < 300
+    st = status(cluster)
+    assert (st["succeeded"], st["failed"], st["completedIndexes"]) == (5, 1, "0-4")
+    indexes = sorted(index_of(p) for p in job_pods(cluster) if p["status"]["phase"] == "Succeeded")
+    assert indexes == [0, 1, 2, 3, 4]
+
+
+def test_completed_indexes_round_trip():
+    assert util.format_indexes({1, 3, 4, 5, 9}) == "1,3-5,9"
+    assert util.format_indexes(set()) == ""
+    assert util.parse_indexes("1,3-5,9", completions=5) == {1, 3, 4}
+    assert util.parse_indexes("", completions=5) == set()
+    assert util.generate_name_with_index("pi", 12) == "pi-12-"
+    long = "j" * 60
+    assert util.generate_name_with_index(long, 7) == "j" * 55 + "-7-"
+    tpl = util.indexed_pod_template({"spec": {"containers": [
+        {"name": "a", "env": [{"name": "JOB_COMPLETION_INDEX", "value": "mine"}]}, {"name": "b"}]}}, "pi", 3)
+    assert [len(c["env"]) for c in tpl["spec"]["containers"]] == [1, 1]
+    assert tpl["spec"]["containers"][0]["env"][0]["value"] == "mine"
+
+
 def test_want_active_and_completion():
     j = {"spec": {"parallelism": 3, "completions": 5}}
     assert util.want_active(j, succeeded=0, active=0) == 3

@@ -1,4 +1,4 @@
-"""The Job controller (pkg/controller/job/job_controller.go, v1.32), for NonIndexed Jobs.
+"""The Job controller (pkg/controller/job/job_controller.go, v1.32).
 
 A Job runs `parallelism` pods at a time until `completions` of them succeeded (without
 `completions`: until one succeeded and the rest finished). Pods carry the
@@ -18,8 +18,11 @@ with `completionTime` (the v1.31+ order). Metrics: job_controller_jobs_finished_
 {completion_mode, result, reason} and job_controller_job_pods_finished_total
 {completion_mode, result}. A suspended Job (`spec.suspend`) has its active pods deleted (not
 counted as failures), starts none, and has `Suspended` True; resuming sets it False and
-restarts the activeDeadlineSeconds clock (`startTime`). Not modelled: Indexed completion,
-podFailurePolicy rules, backoffLimitPerIndex, successPolicy and managedBy.
+restarts the activeDeadlineSeconds clock (`startTime`). An Indexed Job runs one pod per
+completion index (annotation and label `batch.kubernetes.io/job-completion-index`,
+hostname `<job>-<index>`, env JOB_COMPLETION_INDEX), lowest pending index first, and
+reports `status.completedIndexes` ("1,3-5"). Not modelled: podFailurePolicy rules,
+backoffLimitPerIndex, successPolicy and managedBy.
 """
 
 from __future__ import annotations
@@ -211,15 +214,23 @@ class JobController(Controller):
             if err.code != 404:
                 raise
 
-    async def create_pods(self, job: Obj, count: int) -> APIError | None:
+    async def create_pods(self, job: Obj, count: int, indexes: list[int] | None = None) -> APIError | None:
+        """Create `count` pods (of these completion `indexes`, for an Indexed Job)."""
         key = object_key(job)
         self.expectations.expect_creations(key, count, self.cc.now())
         template = copy.deepcopy(job["spec"]["template"])
         tmeta = template.setdefault("metadata", {})
         tmeta["finalizers"] = [*(tmeta.get("finalizers") or []), util.JOB_TRACKING_FINALIZER]
+        pending = list(indexes or [])
 
         async def create() -> None:
-            pod = podutil.pod_from_template(template, job)
+            if indexes is None:
+                pod = podutil.pod_from_template(template, job)
+            else:
+                index = pending.pop(0)
+                name = job["metadata"]["name"]
+                pod = podutil.pod_from_template(util.indexed_pod_template(template, name, index), job)
+                pod["metadata"]["generateName"] = util.generate_name_with_index(name, index)
             try:
                 created = await self.client.create("pods", pod, job["metadata"]["namespace"])
             except APIError as err:
@@ -281,6 +292,9 @@ class Sync:
         status = job.setdefault("status", {})
         self.old_status = copy.deepcopy(status)
         uncounted = status.get("uncountedTerminatedPods") or {}
+        self.indexed = util.is_indexed(job)
+        #: an Indexed Job's completed indexes, counted pods and uncounted ones alike
+        self.completed: set[int] = set()
         self.uncounted_succeeded: list[str] = list(uncounted.get("succeeded") or [])
         self.uncounted_failed: list[str] = list(uncounted.get("failed") or [])
         #: uids whose finalizer this sync has already removed.
@@ -302,6 +316,8 @@ class Sync:
         self.uncounted_succeeded += [p["metadata"]["uid"] for p in new_succeeded]
         self.uncounted_failed += [p["metadata"]["uid"] for p in new_failed]
         succeeded = self.status.get("succeeded", 0) + len(self.uncounted_succeeded)
+        if self.indexed:
+            succeeded = len(self._completed_indexes())
         failed = self.status.get("failed", 0) + len(self.uncounted_failed)
         suspended = bool(job["spec"].get("suspend"))
         if not self.status.get("startTime") and not suspended:
@@ -334,6 +350,17 @@ class Sync:
         await self._track(len(active), ready, len(terminating), finishing)
         if manage_err is not None:
             raise manage_err
+
+    def _completed_indexes(self) -> set[int]:
+        """status.completedIndexes plus the indexes of succeeded pods not yet counted."""
+        completions = self.job["spec"].get("completions") or 0
+        self.completed = util.parse_indexes(self.status.get("completedIndexes", ""), completions)
+        uncounted = set(self.uncounted_succeeded)
+        for pod in self.pods:
+            index = util.completion_index(pod)
+            if pod["metadata"]["uid"] in uncounted and index is not None and index < completions:
+                self.completed.add(index)
+        return self.completed
 
     def _new_finished(self, expected_rm: set[str]) -> tuple[list[Obj], list[Obj]]:
         """getNewFinishedPods: finished pods still carrying the finalizer, not yet counted,
@@ -390,6 +417,8 @@ class Sync:
         """manageJob: create or delete pods towards wantActive (none while suspended);
         the new active pods."""
         jc, job = self.jc, self.job
+        if self.indexed:
+            return await self._manage_indexed(active, record, suspended)
         want = 0 if suspended else util.want_active(job, succeeded, len(active))
         diff = len(active) - want
         if diff > 0:
@@ -410,6 +439,47 @@ class Sync:
             return active, err
         return active, None
 
+    async def _manage_indexed(self, active: list[Obj], record: util.BackoffRecord,
+                              suspended: bool) -> tuple[list[Obj], APIError | None]:
+        """manageJob for Indexed Jobs: one active pod per pending index, lowest first; pods of
+        a duplicate, completed or out-of-range index are removed first."""
+        jc, job = self.jc, self.job
+        completions = job["spec"].get("completions") or 0
+        keep: list[Obj] = []
+        extra: list[Obj] = []
+        seen: set[int] = set()
+        # of several pods of one index, the ready then the oldest one stays
+        for pod in sorted(active, key=lambda p: (not podutil.is_pod_ready(p),
+                                                 p["metadata"].get("creationTimestamp", ""),
+                                                 p["metadata"]["name"])):
+            index = util.completion_index(pod)
+            if index is None or index >= completions or index in self.completed or index in seen:
+                extra.append(pod)
+            else:
+                seen.add(index)
+                keep.append(pod)
+        want = 0 if suspended else min(job["spec"].get("parallelism", 1), completions - len(self.completed))
+        if len(keep) > want:
+            surplus = podutil.rank_for_deletion(keep, [0] * len(keep), self.now)[:len(keep) - want]
+            extra += surplus
+            keep = [p for p in keep if p not in surplus]
+        if extra:
+            try:
+                self.released.update(await jc.delete_pods(job, extra[:util.MAX_POD_CREATE_DELETE_PER_SYNC]))
+            except APIError as err:
+                return keep, err
+            return keep, None
+        missing = want - len(keep)
+        if missing <= 0:
+            return keep, None
+        wait = record.remaining(self.now)
+        if wait > 0:
+            jc.enqueue_after(self.key, wait)
+            return keep, None
+        pending = [i for i in range(completions) if i not in self.completed and i not in seen]
+        pending = pending[:min(missing, util.MAX_POD_CREATE_DELETE_PER_SYNC)]
+        return keep, await jc.create_pods(job, len(pending), pending)
+
     async def _track(self, active: int, ready: int, terminating: int, finishing: Obj | None) -> None:
         """trackJobStatusAndRemoveFinalizers and the flush of uncounted pods."""
         jc = self.jc
@@ -424,8 +494,12 @@ class Sync:
         await jc._remove_finalizers(self.key, holders)
         # every uncounted pod has lost its finalizer (or is gone): count it
         flushed = {"succeeded": len(self.uncounted_succeeded), "failed": len(self.uncounted_failed)}
-        self.status["succeeded"] = self.status.get("succeeded", 0) + flushed["succeeded"]
         self.status["failed"] = self.status.get("failed", 0) + flushed["failed"]
+        if self.indexed:
+            self.status["succeeded"] = len(self._completed_indexes())
+            self.status["completedIndexes"] = util.format_indexes(self.completed)
+        else:
+            self.status["succeeded"] = self.status.get("succeeded", 0) + flushed["succeeded"]
         self.uncounted_succeeded, self.uncounted_failed = [], []
         finished = self._finish(finishing) if finishing is not None and terminating == 0 else None
         await self._write_status(active=active, ready=ready, terminating=terminating)
@@ -459,7 +533,7 @@ class Sync:
                 status[name] = value
             else:
                 status.pop(name, None)  # omitempty
-        for name in ("succeeded", "failed"):
+        for name in ("succeeded", "failed", "completedIndexes"):
             if not status.get(name):
                 status.pop(name, None)
         status["uncountedTerminatedPods"] = {k: v for k, v in (

@@ -1,10 +1,12 @@
-"""Pure Job helpers (pkg/controller/job: job_controller.go, backoff_utils.go, v1.32):
-the tracking finalizer, when a pod counts as failed, how many pods should be active, Job
-conditions, and the exponential pod-failure backoff.
+"""Pure Job helpers (pkg/controller/job: job_controller.go, backoff_utils.go,
+indexed_job_utils.go, v1.32): the tracking finalizer, when a pod counts as failed, how
+many pods should be active, Job conditions, the exponential pod-failure backoff, and the
+completion indexes of Indexed Jobs.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from kubesim.api import meta
@@ -169,3 +171,84 @@ class BackoffRecord:
         backoff = POD_FAILURE_BACKOFF * 2.0 ** (self.failures_after_last_success - 1)
         backoff = min(backoff, MAX_POD_FAILURE_BACKOFF)
         return max(0.0, backoff - (now - self.last_failure_time))
+
+
+# -- Indexed completion mode (indexed_job_utils.go) ------------------------------------------
+#: the annotation (and label) carrying a pod's completion index.
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
+#: names.MaxGeneratedNameLength: 63 minus the 5 random characters.
+MAX_GENERATED_NAME_LENGTH = 58
+
+
+def is_indexed(job: Obj) -> bool:
+    return (job.get("spec") or {}).get("completionMode") == "Indexed"
+
+
+def completion_index(pod: Obj) -> int | None:
+    """getCompletionIndex: the pod's index from the annotation (or label); None if unusable."""
+    md = pod.get("metadata") or {}
+    raw = (md.get("annotations") or {}).get(COMPLETION_INDEX) or (md.get("labels") or {}).get(COMPLETION_INDEX)
+    try:
+        index = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return index if index >= 0 else None
+
+
+def parse_indexes(text: str, completions: int) -> set[int]:
+    """parseIndexesFromString: "1,3-5" -> {1, 3, 4, 5}, dropping what is out of range."""
+    out: set[int] = set()
+    for part in (text or "").split(","):
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            continue
+        out.update(i for i in range(lo, hi + 1) if 0 <= i < completions)
+    return out
+
+
+def format_indexes(indexes: set[int]) -> str:
+    """The compressed interval form of status.completedIndexes: {1, 3, 4, 5} -> "1,3-5"."""
+    parts: list[str] = []
+    ordered = sorted(indexes)
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def generate_name_with_index(job_name: str, index: int) -> str:
+    """podGenerateNameWithIndex: "<job>-<index>-", the job name cut to fit."""
+    suffix = f"-{index}-"
+    prefix = job_name + suffix
+    if len(prefix) > MAX_GENERATED_NAME_LENGTH:
+        prefix = job_name[:MAX_GENERATED_NAME_LENGTH - len(suffix)] + suffix
+    return prefix
+
+
+def indexed_pod_template(template: Obj, job_name: str, index: int) -> Obj:
+    """The template of index `index`: the index annotation and label, hostname
+    `<job>-<index>` (unless set) and the JOB_COMPLETION_INDEX env var from the annotation."""
+    out = copy.deepcopy(template)
+    md = out.setdefault("metadata", {})
+    md.setdefault("annotations", {})[COMPLETION_INDEX] = str(index)
+    md.setdefault("labels", {})[COMPLETION_INDEX] = str(index)
+    spec = out.setdefault("spec", {})
+    if not spec.get("hostname"):
+        spec["hostname"] = f"{job_name}-{index}"
+    env_var = {"name": COMPLETION_INDEX_ENV, "valueFrom": {"fieldRef": {
+        "apiVersion": "v1", "fieldPath": f"metadata.annotations['{COMPLETION_INDEX}']"}}}
+    for key in ("initContainers", "containers"):
+        for ctr in spec.get(key) or []:
+            env = ctr.setdefault("env", [])
+            if not any(e.get("name") == COMPLETION_INDEX_ENV for e in env):
+                env.append(copy.deepcopy(env_var))
+    return out
