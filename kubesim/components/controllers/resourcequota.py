@@ -13,20 +13,22 @@ object it counts is deleted (replenishment: a pod that reaches Succeeded/Failed,
 whose quota type changes, any deletion), and on the full resync every
 `--resource-quota-sync-period` (5 min). The quota monitor watches every namespaced
 resource that can be listed, watched and deleted (events excepted), through the shared
-informers the garbage collector also uses. Not modelled: a pod past its deletion grace
-period still counts until it is gone.
+informers the garbage collector also uses. A pod stuck terminating for its grace period
+past its deletionTimestamp counts only in `count/pods` (QuotaV1Pod), from the next full
+resync on.
 """
 
 from __future__ import annotations
 
 import copy
 
-from kubesim.api import kinds
+from kubesim.api import kinds, meta
 from kubesim.components.apiserver.admission import resource_lists as rl
 from kubesim.components.apiserver.admission.resourcequota.check import QuotaDoc
 from kubesim.components.apiserver.admission.resourcequota.evaluators import (
     IGNORED_RESOURCES,
     Registry,
+    object_count_name,
 )
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.store import DeletedFinalStateUnknown, Indexer, Obj
@@ -53,9 +55,17 @@ def quota_service_type(service: Obj) -> str:
     return svc_type if svc_type in ("NodePort", "LoadBalancer") else ""
 
 
-def charged_as_live_pod(pod: Obj) -> bool:
-    """QuotaV1Pod (without the grace-period check): pods in a terminal phase are not charged."""
-    return (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES
+def charged_as_live_pod(pod: Obj, now: float | None = None) -> bool:
+    """QuotaV1Pod: a pod in a terminal phase is not charged, nor (given `now`, Unix
+    seconds) one stuck terminating for its grace period past its deletionTimestamp (a
+    lost node must not block scaling up elsewhere)."""
+    if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+        return False
+    md = pod.get("metadata") or {}
+    grace = md.get("deletionGracePeriodSeconds")
+    if now is not None and md.get("deletionTimestamp") and grace is not None:
+        return now <= meta.parse_timestamp(md["deletionTimestamp"]) + grace
+    return True
 
 
 class _PriorityQueue(Controller):
@@ -172,6 +182,7 @@ class ResourceQuotaController(Controller):
         namespace = quota["metadata"]["namespace"]
         scopes = QuotaDoc.of(quota).scopes()
         names = list(hard)
+        now = self.cc.now()
         usage: rl.ResourceList = {}
         for resource, indexer in self.listers.items():
             evaluator = self.registry.get(resource)
@@ -181,6 +192,9 @@ class ResourceQuotaController(Controller):
             stats: rl.ResourceList = {name: rl.ZERO for name in matched}
             for obj in indexer.by_index("namespace", namespace):
                 if all(evaluator.matches_scope(scope, obj) for scope in scopes):
-                    stats = rl.add(stats, rl.mask(evaluator.usage(obj), matched))
+                    used = evaluator.usage(obj)
+                    if resource == "pods" and not charged_as_live_pod(obj, now):
+                        used = rl.mask(used, [object_count_name("pods")])
+                    stats = rl.add(stats, rl.mask(used, matched))
             usage = rl.add(usage, stats)
         return rl.mask(usage, names)

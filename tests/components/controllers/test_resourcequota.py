@@ -99,6 +99,23 @@ def test_creations_without_admission_are_caught_by_the_five_minute_resync(cluste
     cluster.run_until(lambda: st(cluster)["used"] == {"count/secrets": "1"}, timeout=15)
 
 
+def test_a_pod_stuck_terminating_past_its_grace_period_stops_counting():
+    c = Cluster(seed=10, controllers=("resourcequota",), kubelet_delay=None, graceful_pods=True)
+    try:
+        c.create("pods", pod("a", "100m"))
+        c.api.mutate("pods", "default", "a", lambda p: p["spec"].__setitem__("nodeName", "node-0"))
+        c.create("resourcequotas", quota(hard={"pods": "5", "count/pods": "5"}))
+        c.run_until(lambda: st(c).get("used", {}).get("pods") == "1", timeout=5)
+        c.delete("pods", "default", "a")  # the node's kubelet is gone: it stays terminating
+        deleted = c.api.find("pods", "default", "a")["metadata"]
+        assert deleted["deletionGracePeriodSeconds"] == 30
+        c.run_for(60)
+        assert st(c)["used"] == {"count/pods": "1", "pods": "1"}  # no event says it changed
+        c.run_until(lambda: st(c)["used"] == {"count/pods": "1", "pods": "0"}, timeout=300)  # the resync does
+    finally:
+        c.close()
+
+
 def test_monitor_watches_namespaced_deletable_resources_not_events():
     resources = monitored_resources()
     assert {"pods", "services", "configmaps", "deployments.apps", "resourcequotas"} <= set(resources)
