@@ -31,6 +31,10 @@ def _run(args: argparse.Namespace) -> int:
 
         for cost in _cost_settings(spec):
             load_cost(cost)  # validate before anything starts
+        if not isinstance(spec, PingPongSpec):
+            from kubesim.cluster.cli import check_runnable
+
+            check_runnable(spec, args.spec)
         run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         if (run_dir / "report.json").exists():
             raise SpecFileError(f"--run-dir {run_dir}: holds an earlier run's report; give another directory")
@@ -44,7 +48,36 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         from kubesim.cluster.cli import run_cluster_spec
 
-        return run_cluster_spec(spec, run_dir, console, Path(args.report) if args.report else None)
+        signal.signal(signal.SIGTERM, _interrupt)  # `ray job stop`, a pod's termination: stop like Ctrl-C
+        try:
+            return run_cluster_spec(spec, run_dir, console, Path(args.report) if args.report else None,
+                                    emit=args.emit_report)
+        except KeyboardInterrupt:
+            print("kubesim: interrupted; every actor the run started is stopped", file=sys.stderr)
+            return 130
+
+
+def _submit(args: argparse.Namespace) -> int:
+    """Check a spec here, then run it on a Ray cluster as a Ray job."""
+    from kubesim.cluster.cli import check_runnable
+    from kubesim.cluster.submit import submit
+    from kubesim.runner import load_cost
+    from kubesim.runtime.costmodel import CostModelError
+    from kubesim.specs import PingPongSpec, SpecFileError, load_spec
+
+    try:
+        spec = load_spec(args.spec)
+        if isinstance(spec, PingPongSpec):
+            raise SpecFileError(f"{args.spec}: kind: submit runs Cluster and ClusterComparison specs")
+        for cost in _cost_settings(spec):
+            load_cost(cost)
+        check_runnable(_with_overrides(spec, argparse.Namespace(runtime="ray", seed=None, spec=args.spec)),
+                       args.spec)
+    except (SpecFileError, CostModelError) as exc:
+        print(f"kubesim: error: {exc}", file=sys.stderr)
+        return 2
+    return submit(args.spec, spec.name, args.address, Path(args.report) if args.report else None,
+                  Console(stderr=False), python=args.python)
 
 
 def _with_overrides(spec: Any, args: argparse.Namespace) -> Any:
@@ -218,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", help="where the run writes its files (default: runs/NAME-TIME)")
     run.add_argument("--hold", type=float, default=0.0, help="keep serving metrics this many seconds after the run")
     run.add_argument("--report", help="also write the report (JSON) to this file")
+    run.add_argument("--emit-report", action="store_true",
+                     help="print the report as one 'KUBESIM-REPORT <json>' line (for `kubesim submit`)")
+    submit = sub.add_parser("submit", help="run a cluster spec on a Ray cluster as a Ray job")
+    submit.add_argument("spec", help="the spec YAML file")
+    submit.add_argument("--address", required=True, help="the Ray job server, e.g. http://HEAD:8265")
+    submit.add_argument("--report", help="where to write the report (JSON)")
+    submit.add_argument("--python", default="python", help="the Python that has kubesim on the cluster")
     run.add_argument("--prometheus", action="store_true",
                      help="start Debian's Prometheus for the run (ray runtime) on 127.0.0.1, print its URL, "
                           "render the dashboards' panels into RUN_DIR/dashboards/ and stop it after")
@@ -256,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args)
     if args.command == "up":
         return _up(args)
+    if args.command == "submit":
+        return _submit(args)
     if args.command == "load":
         return _load(args)
     return _run(args)

@@ -15,8 +15,21 @@ from kubesim.cluster.run import run_cluster
 from kubesim.cluster.spec import ClusterSpec
 
 
+def check_runnable(spec: ClusterSpec | ClusterComparison, source: str) -> None:
+    """Raise SpecFileError when the spec's runtime cannot run one of its faults."""
+    from kubesim.cluster.executor import unsupported
+    from kubesim.specs import SpecFileError
+
+    runs = [(f"scenarios[{spec.scenarios.index(sc)}].", run) for _v, sc, run in spec.runs()] if isinstance(
+        spec, ClusterComparison) else [("", spec)]
+    for prefix, run in runs:
+        problem = unsupported(run)
+        if problem is not None:
+            raise SpecFileError(f"{source}: {prefix}{problem[0]}: {problem[1]}")
+
+
 def run_cluster_spec(spec: ClusterSpec | ClusterComparison, run_dir: Path, console: Console,
-                     report_path: Path | None = None) -> int:
+                     report_path: Path | None = None, emit: bool = False) -> int:
     if isinstance(spec, ClusterComparison):
         report = run_comparison(spec, run_dir, console)
         print_comparison(console, report)
@@ -28,6 +41,10 @@ def run_cluster_spec(spec: ClusterSpec | ClusterComparison, run_dir: Path, conso
     if report_path is not None:
         write_report(report, report_path)
         console.print(f"report written to {report_path}")
+    if emit:
+        from kubesim.cluster.submit import emit_report
+
+        emit_report(report)
     return 0
 
 

@@ -36,6 +36,16 @@ SUPPORTED = {
 }
 
 
+def unsupported(spec: Any) -> tuple[str, str] | None:
+    """(field path, why) of the first fault the spec's runtime cannot carry out."""
+    runtime = spec.runtime.type
+    for i, fault in enumerate(spec.faults):
+        if fault.type not in SUPPORTED[runtime]:
+            return (f"faults[{i}].type", f"{fault.type} needs the sim runtime's network and disk model "
+                    f"(on {runtime}: {', '.join(sorted(SUPPORTED[runtime]))})")
+    return None
+
+
 class FaultRuntime(Protocol):
     """The runtime operations faults use (the sim runtime has them all)."""
 

@@ -184,6 +184,16 @@ class RayRuntime(Runtime):
     async def restart_actor(self, address: Address | str) -> None:
         await self._handle(address).restart_actor.remote(as_wire(address))
 
+    async def crash_machine(self, name: str) -> None:
+        """Power loss of a simulated machine: every actor placed on it crashes."""
+        if name not in self.machines:
+            raise ValueError(f"unknown machine {name!r}")
+        await asyncio.gather(*(self.crash_actor(a) for a in self.actors_on(name)))
+
+    async def restart_machine(self, name: str) -> None:
+        """The machine boots again: its actors restart from their disks."""
+        await asyncio.gather(*(self.restart_actor(a) for a in self.actors_on(name)))
+
     async def kill_host(self, host: str) -> None:
         """Kill a host actor's process; Ray restarts it and its actors restart from disk."""
         ray.kill(self.hosts[host], no_restart=False)
