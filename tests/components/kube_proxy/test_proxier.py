@@ -268,3 +268,22 @@ def test_ipvs_schedulers_through_the_actor(c):
     assert len(counts) == 4 and counts == [100] * 4  # 4 of the 6 endpoints are ready; even
     assert all(len(backends) == 1 for backends in sh.values())  # sticky per client
     assert len({next(iter(b)) for b in sh.values()}) > 1  # and spread over clients
+
+
+def test_sync_periods_per_mode(c):
+    for mode in ("iptables", "ipvs", "nftables"):
+        c.proxy(mode, mode=mode)
+
+    async def main():
+        await c.load(2)
+        await c.until(lambda: all(c.actor(m).syncs >= 1 for m in ("iptables", "ipvs", "nftables")))
+        before = {m: c.actor(m).syncs for m in ("iptables", "ipvs", "nftables")}
+        await c.rt.sleep(95.0)  # nothing changes
+        return {m: c.actor(m).syncs - before[m] for m in before}
+
+    idle = c.run(main)
+    periods = {m: (c.actor(m).runner.min_interval, c.actor(m).runner.max_interval) for m in idle}
+    assert periods == {"iptables": (1.0, 3600.0), "ipvs": (0.0, 30.0), "nftables": (1.0, 30.0)}
+    # IPVS and nftables resync every syncPeriod; iptables only hourly (its syncPeriod
+    # drives the canary monitor)
+    assert idle == {"iptables": 0, "ipvs": 3, "nftables": 3}
