@@ -175,20 +175,6 @@ class LoadConfig:
     def tuning_set(self, name: str) -> TuningSet:
         return next(t for t in self.model.tuning_sets if t.name == name)
 
-    def cluster_spec(self) -> Any:
-        """The `kind: Cluster` spec the config names or holds (None: none)."""
-        from kubesim.specs import SpecFileError, load_spec, parse_spec
-
-        m = self.model
-        try:
-            if m.cluster is not None:
-                return parse_spec({"kind": "Cluster", **m.cluster}, f"{self.source}: cluster")
-            if m.cluster_spec is not None:
-                return load_spec(self.source.parent / m.cluster_spec)
-        except SpecFileError as exc:
-            raise ConfigError(str(exc)) from None
-        return None
-
     def render_object(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         """One object from the template at `path` (as the bundle spells it)."""
         text = gotemplate.render(self.templates[path], params)
