@@ -71,6 +71,10 @@ class PrometheusAPI:
         return [Series(dict(r["metric"]), [(float(t), float(v)) for t, v in r["values"]])
                 for r in data["result"]]
 
+    def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
+        """The label sets of the series `match` selects that have samples in [start, end]."""
+        return self._get("/api/v1/series", {"match[]": match, "start": f"{start:.3f}", "end": f"{end:.3f}"})
+
     def targets(self) -> list[dict[str, Any]]:
         """The active scrape targets with their health ("up", "down", "unknown")."""
         return self._get("/api/v1/targets", {"state": "active"})["activeTargets"]
