@@ -16,6 +16,7 @@ from bench import (
     cluster_bench,
     etcd_bench,
     kube_proxy_bench,
+    loadgen_bench,
     node_bench,
     runtime_bench,
     scheduler_bench,
@@ -29,6 +30,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "nodes": node_bench.nodes_memory,
     "scheduler": scheduler_bench.scheduler,
     "kube_proxy": kube_proxy_bench.kube_proxy,
+    "loadgen_density_100": loadgen_bench.density_100,
 }
 
 
