@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -177,6 +176,11 @@ class PodRuntime:
 class PodWorker:
     """The state machine of one pod on the node; see the module docstring."""
 
+    __slots__ = ("uid", "env", "pod", "first_seen", "state", "slots", "sandbox", "seen_sandbox", "pod_ip",
+                 "volumes_ready", "probes_added", "status", "grace", "plan", "op_done", "on_done",
+                 "waiting_pull", "sync_start", "sync_type", "sync_error", "want_sync", "next_sync_type",
+                 "sync_at", "last_sync_end", "dirty_since", "pulls", "inputs", "_status_inputs", "_probe_due")
+
     def __init__(self, pod: Obj, env: NodeEnv, now: float) -> None:
         meta = pod.get("metadata") or {}
         self.uid: str = meta.get("uid", "")
@@ -198,7 +202,7 @@ class PodWorker:
         self.status: Obj | None = None  # what this worker last handed the status manager
         self.grace = 0.0
         # sync machinery
-        self.plan: deque[tuple[Any, ...]] = deque()
+        self.plan: list[tuple[Any, ...]] = []  # the steps left of this sync (a few at most)
         self.op_done: float | None = None
         self.on_done: Callable[[float], None] | None = None
         self.waiting_pull = ""  # container name while its image is being pulled
@@ -298,7 +302,7 @@ class PodWorker:
         else:
             first = self.pulls[0] if self.pulls else requested
             self.pulls = (first, now)
-            self.plan.appendleft(("create", name, image_id))
+            self.plan.insert(0, ("create", name, image_id))
         self._run_plan(now)
 
     # ------------------------------------------------------------------ time
@@ -397,7 +401,7 @@ class PodWorker:
 
     def _run_plan(self, now: float) -> None:
         while self.plan and not self.busy:
-            step = self.plan.popleft()
+            step = self.plan.pop(0)
             getattr(self, "_step_" + step[0])(now, *step[1:])
         if not self.plan and not self.busy and self.sync_start is not None:
             self._end_sync(now)
@@ -665,7 +669,7 @@ class PodWorker:
             self.sync_error = ERROR_BACKOFF
             return
         if present and policy != "Always":
-            self.plan.appendleft(("create", name, present))
+            self.plan.insert(0, ("create", name, present))
             return
         if self.env.image_backoff.in_backoff_since_update(self._image_key(slot), now):
             self._wait(slot, ("ImagePullBackOff", f'Back-off pulling image "{image}"'))
@@ -690,7 +694,7 @@ class PodWorker:
                                        found.repo_digest if found is not None else image_id, t)
             self._dirty(t)
             if self.state == SYNCING:
-                self.plan.appendleft(("start_container", name))
+                self.plan.insert(0, ("start_container", name))
 
         self._op(now, seconds, done)
 
