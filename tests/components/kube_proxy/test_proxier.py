@@ -287,3 +287,30 @@ def test_sync_periods_per_mode(c):
     # IPVS and nftables resync every syncPeriod; iptables only hourly (its syncPeriod
     # drives the canary monitor)
     assert idle == {"iptables": 0, "ipvs": 3, "nftables": 3}
+
+
+def test_a_seed_replays_exactly():
+    def once() -> tuple[str, list]:
+        cl = Cluster(seed=7)
+        try:
+            for node, mode in (("a", "iptables"), ("b", "ipvs"), ("c", "nftables")):
+                cl.proxy(node, mode=mode)
+
+            async def main():
+                _, slices = await cl.load(10)
+                await cl.until(lambda: all(cl.actor(n).syncs >= 1 for n in "abc"))
+                for i in range(20):
+                    cl.api.mutate(SLICES, "ns", slices[i % 10]["metadata"]["name"],
+                                  lambda s, i=i: s["endpoints"].append(endpoint(f"10.249.0.{i + 1}")))
+                    await cl.rt.sleep(0.3)
+                await cl.rt.sleep(5.0)
+                return [await cl.rt.ask(f"kube-proxy/{n}", {"op": "route", "client": f"10.244.0.{k}",
+                                                             "ip": "10.96.0.1", "port": 80})
+                        for n in "abc" for k in range(10)]
+
+            routes = cl.run(main)
+            return cl.rt.trace_hash(), routes + [cl.actor(n).syncs for n in "abc"]
+        finally:
+            cl.close()
+
+    assert once() == once()
