@@ -207,7 +207,8 @@ def _ipvs_entries(ports: Iterator[tuple[ServicePort, tuple[Endpoint, ...]]], cfg
 
 
 class IpvsLedger:
-    """One node's IPVS operation counts: virtual and real servers touched per sync."""
+    """One node's IPVS operation counts: virtual and real servers touched per sync (the
+    kernel keeps the tables, so there is no total to keep)."""
 
     mode = "ipvs"
     _width = 2
@@ -216,7 +217,6 @@ class IpvsLedger:
         self.cfg = cfg
         self._anonymous = dataclasses.replace(
             cfg, node_name="", zone="", node_ips=tuple(f"0.0.0.{i}" for i in range(len(cfg.node_ips))))
-        self.virtual_servers = self.real_servers = 0
 
     @staticmethod
     def _counts(sp: ServicePort, eps: tuple[Endpoint, ...], cfg: Any) -> tuple[int, ...]:
@@ -227,10 +227,10 @@ class IpvsLedger:
              memo: Memo = no_memo) -> SyncWork:
         """The netlink operations from ``old`` to ``new`` (``changed`` None: from nothing)."""
         if changed is None:
-            self.virtual_servers, self.real_servers = _split_sum(
+            vs_ops, rs_ops = _split_sum(
                 new, self.cfg, self._anonymous, memo, self._counts, self.mode, self._width)
-            return SyncWork(self.mode, changed_virtual_servers=self.virtual_servers,
-                            changed_real_servers=self.real_servers, full=True)
+            return SyncWork(self.mode, changed_virtual_servers=vs_ops, changed_real_servers=rs_ops,
+                            full=True)
         vs_ops = rs_ops = 0
         for nn in changed:
             before = _ipvs_entries(_ports(old, nn), self.cfg)
@@ -247,9 +247,6 @@ class IpvsLedger:
                 if key not in after:
                     vs_ops += 1
                     rs_ops += len(rs)
-            self.virtual_servers += len(after) - len(before)
-            self.real_servers += sum(len(rs) for _, rs in after.values()) - sum(
-                len(rs) for _, rs in before.values())
         return SyncWork(self.mode, changed_virtual_servers=vs_ops, changed_real_servers=rs_ops)
 
 
