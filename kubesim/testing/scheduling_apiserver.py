@@ -13,7 +13,8 @@ from kubesim.testing.fake_apiserver import FakeAPIServer
 
 class SchedulingFakeAPIServer(FakeAPIServer):
     """The fake with ``POST pods/<name>/binding`` as the pod registry's ``assignPod`` does it:
-    409 if the pod is gone, being deleted or already bound; else nodeName and PodScheduled=True."""
+    404 if the pod is gone, 409 if its UID differs or it is being deleted or already bound;
+    else nodeName and PodScheduled=True."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
