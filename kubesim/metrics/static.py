@@ -27,7 +27,7 @@ from kubesim.metrics.promapi import PrometheusAPI, PrometheusError, Series
 from kubesim.metrics.units import format_value
 
 POINTS = 240
-WIDTH, HEIGHT = 560, 200
+COLUMN_WIDTH, HEIGHT = 47, 200  # SVG units per grid column (of 24), plot height
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 70, 10, 10, 24
 PALETTE = ("#7eb26d", "#eab839", "#6ed0e0", "#ef843c", "#e24d42", "#1f78c1", "#ba43a9", "#705da0",
            "#508642", "#cca300")
@@ -74,12 +74,13 @@ def _finite(series: Series) -> list[tuple[float, float]]:
 def plot_svg(data: PanelData, start: float, end: float, step: float) -> str:
     """A time series plot: one polyline per series (broken where values are missing)."""
     panel = data.panel
+    width = COLUMN_WIDTH * panel.width  # so text is the same size in narrow and wide panels
     finite = [(name, _finite(s)) for name, s in data.series]
     values = [v for _name, points in finite for _t, v in points]
     low, high = (min(values + [0.0]), max(values + [0.0])) if values else (0.0, 1.0)
     if high == low:
         high = low + 1.0
-    inner_w, inner_h = WIDTH - MARGIN_LEFT - MARGIN_RIGHT, HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    inner_w, inner_h = width - MARGIN_LEFT - MARGIN_RIGHT, HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     span = max(end - start, 1e-9)
 
     def x(t: float) -> float:
@@ -88,13 +89,13 @@ def plot_svg(data: PanelData, start: float, end: float, step: float) -> str:
     def y(v: float) -> float:
         return MARGIN_TOP + (1 - (v - low) / (high - low)) * inner_h
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {HEIGHT}" '
              f'width="100%" role="img" aria-label="{html.escape(panel.title)}">',
              f'<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{inner_w}" height="{inner_h}" fill="#fafafa" '
              'stroke="#ddd"/>']
     for i in range(5):
         v = low + (high - low) * i / 4
-        parts.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+        parts.append(f'<line x1="{MARGIN_LEFT}" x2="{width - MARGIN_RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
                      'stroke="#e5e5e5"/>')
         parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">'
                      f'{html.escape(format_value(v, panel.unit))}</text>')
