@@ -37,7 +37,7 @@ from kubesim.loadgen.measurements.metrics import (
     SimulatorResourceUsage,
 )
 
-TIMELINE_PERIOD = 5.0  # target seconds between apiserver latency samples
+TIMELINE_PERIOD = 1.0  # target seconds between apiserver latency samples
 PROGRESS_PERIOD = 1.0
 
 
@@ -70,7 +70,9 @@ class Driver:
         return [f"{self.prefix}-{i}" for i in range(1, self.config.model.namespace.number + 1)]
 
     async def run(self) -> Outcome:
-        sampler = asyncio.ensure_future(self._sample_timeline())
+        timeline = Timeline(self.target, self.outcome.timeline)
+        await timeline.sample()
+        sampler = asyncio.ensure_future(timeline.run())
         try:
             with self._progress() as progress:
                 self.progress = progress
@@ -95,6 +97,7 @@ class Driver:
                     self._account("delete namespaces", result)
         finally:
             sampler.cancel()
+        await timeline.sample()
         return self.outcome
 
     def _progress(self) -> Any:
@@ -234,17 +237,29 @@ class Driver:
         if self.progress is not None and task is not None:
             self.progress.update(task, total=1, completed=1, state=f"t={self.target.now():.0f}s")
 
-    # timeline ----------------------------------------------------------------------
-    async def _sample_timeline(self) -> None:
-        by = ("verb",)
-        before: dict[tuple[str, ...], Histogram] = aggregate(await self.target.samples([REQUEST_DURATION]),
-                                                             REQUEST_DURATION, by)
-        t_before = self.target.now()
+
+
+class Timeline:
+    """The apiserver's request latency over time: every `TIMELINE_PERIOD` target seconds, the
+    increase of apiserver_request_duration_seconds since the previous sample, mutating and
+    read-only calls apart (p50, p99, rate)."""
+
+    def __init__(self, target: Any, points: list[dict[str, Any]]) -> None:
+        self.target = target
+        self.points = points
+        self.before: dict[tuple[str, ...], Histogram] | None = None
+        self.t_before = 0.0
+
+    async def run(self) -> None:
         while True:
             await self.target.sleep(TIMELINE_PERIOD)
-            after = aggregate(await self.target.samples([REQUEST_DURATION]), REQUEST_DURATION, by)
-            now = self.target.now()
-            delta = increase(before, after)
+            await self.sample()
+
+    async def sample(self) -> None:
+        after = aggregate(await self.target.samples([REQUEST_DURATION]), REQUEST_DURATION, ("verb",))
+        now = self.target.now()
+        if self.before is not None and now > self.t_before:
+            delta = increase(self.before, after)
             point: dict[str, Any] = {"t": now}
             for cls in ("mutating", "readonly"):
                 merged = Histogram()
@@ -255,8 +270,8 @@ class Driver:
                         merged.buckets[le] = merged.buckets.get(le, 0.0) + count
                     merged.count += hist.count
                     merged.sum += hist.sum
-                point[cls] = {"count": merged.count, "rate": merged.count / max(now - t_before, 1e-9),
+                point[cls] = {"count": merged.count, "rate": merged.count / (now - self.t_before),
                               "p50": merged.quantile(0.5) if merged.count else None,
                               "p99": merged.quantile(0.99) if merged.count else None}
-            self.outcome.timeline.append(point)
-            before, t_before = after, now
+            self.points.append(point)
+        self.before, self.t_before = after, now

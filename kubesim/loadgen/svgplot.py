@@ -22,11 +22,9 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks = []
-    t = start
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 10))
-        t += step
+    ticks = [round(start, 10)]
+    while ticks[-1] < hi - step * 1e-9:  # the last tick is at or above the highest value
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
@@ -129,7 +127,7 @@ def bar_chart(plot_id: str, title: str, categories: Sequence[str], series: Seque
     row = 6 + 9 * len(series)
     height = MARGIN_T + 20 + row * len(categories) + MARGIN_B
     left = 260
-    xt = _nice_ticks(0.0, max(values + [t for t in thresholds if t is not None]) * 1.05 or 1.0)
+    xt = _nice_ticks(0.0, max(values) * 1.05 or 1.0)  # thresholds beyond the bars are not drawn
     pw = WIDTH - left - MARGIN_R
 
     def sx(x: float) -> float:
@@ -151,7 +149,7 @@ def bar_chart(plot_id: str, title: str, categories: Sequence[str], series: Seque
             parts.append(f'<rect class="bar" x="{left}" y="{top + 3 + s * 9}" width="{max(sx(v) - left, 0.5):.1f}" '
                          f'height="8" fill="{COLORS[s % len(COLORS)]}"><title>{escape(category)} {escape(name)}: '
                          f"{_fmt(v)}</title></rect>")
-        if c < len(thresholds) and thresholds[c] is not None:
+        if c < len(thresholds) and thresholds[c] is not None and thresholds[c] <= xt[-1]:
             t = thresholds[c]
             parts.append(f'<line class="threshold" x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top}" y2="{top + row}" '
                          f'stroke="#d62728" stroke-dasharray="3 2"><title>SLO {_fmt(t)}</title></line>')
