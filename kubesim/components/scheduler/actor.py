@@ -44,6 +44,7 @@ from kubesim.components.client.store import DeletedFinalStateUnknown
 from kubesim.components.scheduler.config import SchedulerConfig
 from kubesim.components.scheduler.framework import CycleClock
 from kubesim.components.scheduler.metrics import SchedulerMetrics
+from kubesim.components.scheduler.plugins.basic import DefaultBinder
 from kubesim.components.scheduler.podstatus import (
     clear_nomination_patch,
     disruption_target_patch,
@@ -375,9 +376,9 @@ class SchedulerActor(Actor):
                 try:
                     await self.client.create(PODS, outcome.binding, ns, subresource="binding")
                 except APIError as err:
-                    error = err.message
+                    error = f'running Bind plugin "{DefaultBinder.name}": {err.message}'
                 except RuntimeErrorBase as err:
-                    error = str(err)
+                    error = f'running Bind plugin "{DefaultBinder.name}": {err}'
             failure = core.finish_binding(a, error, self.ctx.now())
             if failure is not None:
                 await self._handle_failure(failure)

@@ -147,6 +147,44 @@ def test_binding_cycles_overlap_with_scheduling(cluster):
     assert len(api.bindings) == 40
 
 
+def test_binding_conflict_when_someone_else_bound_the_pod_first(cluster):
+    """The pod is bound by someone else while our Binding is on its way: the apiserver
+    answers 409, the scheduler forgets its assumption, reports the failure, and the pod,
+    bound meanwhile, does not come back to the queue."""
+
+    class SlowBinding(SlowClient):
+        async def create(self, resource, obj, namespace="", subresource="", dry_run=False):
+            if subresource == "binding":
+                await self.ctx.sleep(self.latency)
+            return await self.client.create(resource, obj, namespace, subresource, dry_run)
+
+    address = cluster.scheduler("s0", client=lambda ctx: SlowBinding(cluster.api, ctx, 1.0))
+    api = cluster.api
+
+    async def main():
+        await api.create("nodes", node("n1"))
+        await api.create("nodes", node("n2"))
+        await cluster.rt.sleep(5.0)
+        await api.create("pods", pod("p", cpu="100m"))
+        await cluster.rt.sleep(0.5)  # the scheduler's Binding is in flight (1 s)
+        uid = cluster.pod("p")["metadata"]["uid"]
+        await api.create("pods", {"apiVersion": "v1", "kind": "Binding",
+                                  "metadata": {"name": "p", "namespace": "default", "uid": uid},
+                                  "target": {"kind": "Node", "name": "n2"}}, subresource="binding")
+        await cluster.rt.sleep(15.0)
+        return await cluster.rt.ask(address, ["status"])
+
+    status = cluster.run(main)
+    assert api.bindings == [("default/p", "n2")]
+    assert cluster.pod("p")["spec"]["nodeName"] == "n2"
+    assert status["assumed"] == 0 and status["binding"] == 0
+    assert all(v == 0 for v in status["pending"].values())
+    [failed] = cluster.events("FailedScheduling")
+    assert failed["message"] == ('running Bind plugin "DefaultBinder": Operation cannot be fulfilled on '
+                                 'pods/binding "p": pod p is already assigned to node "n2"')
+    assert cluster.events("Scheduled") == []
+
+
 class PairUp(PermitPlugin):
     """Coscheduling in miniature: a pod waits (10 s at most) until a second pod of its group
     waits too, then both may bind."""
