@@ -145,7 +145,10 @@ class EtcdMetrics:
         summary["leader_changes"] = max((v - was.get(k, 0.0) for k, v in now.items()), default=0.0)
         sizes = [v for n, _labels, v in after if n == DB_SIZE]
         summary["db_size_bytes"] = max(sizes, default=None)
-        return {"summary": summary, "slos": [], "error": None}
+        result: dict[str, Any] = {"summary": summary, "slos": [], "error": None}
+        if not after:
+            result["note"] = "no etcd metrics reachable (through a kubeconfig only the apiserver's /metrics is)"
+        return result
 
 
 class SimulatorResourceUsage:
