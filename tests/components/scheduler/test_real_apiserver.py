@@ -2,12 +2,16 @@
 replica and the actor-message client (kubesim/components/apiserver/client.py). Two replicas
 elect a leader through a Lease stored in etcd; the leader binds pods through pods/binding,
 records events and reports the pod it cannot place; killed, it is replaced by the standby
-within the lease duration and no pod is bound twice."""
+within the lease duration and no pod is bound twice. A pod with a malformed affinity never
+gets that far: the apiserver answers 422."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from kubesim.api.status import APIError
 from kubesim.components.apiserver.client import client_factory
 from kubesim.components.scheduler.actor import SchedulerActor
 from kubesim.runtime.actor import Actor, ActorSpec
@@ -64,6 +68,13 @@ def test_leader_binds_through_the_real_apiserver():
             for i in range(3):
                 await api.create("pods", api_pod(f"web{i}", cpu="500m"))
             await api.create("pods", api_pod("huge", cpu="8"))
+            bad = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": ""}]}}
+            with pytest.raises(APIError) as rejected:
+                await api.create("pods", api_pod("bad", affinity=bad))
+            assert rejected.value.code == 422
+            assert [c["field"] for c in rejected.value.status["details"]["causes"]] == [
+                "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey"] * 3
 
             async def placed() -> bool:
                 pods = (await api.list("pods", "default"))["items"]
