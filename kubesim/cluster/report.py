@@ -190,18 +190,19 @@ def _ms(value: float | None) -> str:
 
 def faults_table(report: dict[str, Any]) -> Table:
     table = Table(title="faults")
-    for column in ("fault", "at", "targets", "leader before", "new leader", "writes ok", "writes unavailable",
-                   "writes disrupted", "writes back after", "reads ok", "writes ok, last 10s", "pods lost"):
+    for column in ("fault", "at", "targets", "leader", "writes ok", "writes down", "disrupted", "writes back",
+                   "reads ok", "pods lost"):
         table.add_column(column)
     for f in report["faults"]:
         new = f["new_leader"]
+        before = (f["leader_before"] or "-").split("/")[-1]
+        leader = before + (f" -> {new['member'].split('/')[-1]} in {new['after']:.1f}s" if new else "")
+        back = f["writes"]["time_to_recover"]
         table.add_row(
-            f"{f['name']} ({f['type']})", _secs(f["started"]), ", ".join(f["targets"]),
-            (f["leader_before"] or "-").split("/")[-1],
-            "-" if new is None else f"{new['member'].split('/')[-1]} after {new['after']:.1f}s",
-            _pct(f["writes"]["share_during"]), _secs(f["writes"]["unavailable_seconds"]),
-            _secs(f["writes"]["disrupted_seconds"]), _secs(f["writes"]["time_to_recover"]), _pct(f["reads"]["share_during"]),
-            _pct(f["writes"]["share_last_10s"]), _pods(f.get("pods")))
+            f"{f['name']} ({f['type']})", _secs(f["started"]), ", ".join(t.split("/")[-1] for t in f["targets"]),
+            leader, _pct(f["writes"]["share_during"]), _secs(f["writes"]["unavailable_seconds"]),
+            _secs(f["writes"]["disrupted_seconds"]), "never" if back is None else f"after {back:.1f}s",
+            _pct(f["reads"]["share_during"]), _pods(f.get("pods")))
     return table
 
 

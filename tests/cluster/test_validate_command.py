@@ -90,3 +90,25 @@ def test_run_refuses_a_bad_cluster_spec_without_starting_anything(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0], err
     assert not run_dir.exists()
+
+
+def test_a_fault_the_runtime_cannot_carry_out_is_refused_before_anything_starts(tmp_path, capsys):
+    spec = tmp_path / "ray.yaml"
+    spec.write_text(yaml.safe_dump({
+        "kind": "Cluster", "controlPlane": {"machines": 1}, "runtime": {"type": "ray"},
+        "faults": [{"name": "slow", "type": "slowDisk", "machines": ["cp-0"], "fsyncFactor": 10, "at": "1s"}]}))
+    run_dir = tmp_path / "run"
+    assert main(["run", str(spec), "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "faults[0].type: slowDisk needs the sim runtime's network and disk model" in err[0]
+    assert not run_dir.exists()
+
+
+def test_submit_checks_the_spec_before_contacting_ray(tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump({"kind": "Cluster", "controlPlane": {"topology": "external",
+                                                                         "externalEtcd": {"machines": 2}}}))
+    # nothing listens on port 9: a spec error must come before any connection attempt
+    assert main(["submit", str(spec), "--address", "http://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "controlPlane.externalEtcd.machines: must be odd and >= 3" in err[0]
