@@ -1,14 +1,12 @@
-"""Building a cluster plan's control plane on a runtime, and waiting until it serves.
+"""Placing a cluster plan on a runtime: every machine and the actors that run on it.
 
 `place(runtime, spec, plan)` adds the plan's machines and spawns what runs on them, as
 kubeadm lays it out: an etcd member on each control-plane machine (stacked) or on the
 etcd machines (external), a kube-apiserver, kube-scheduler and kube-controller-manager on
 each of the first `apiservers` / `schedulers` / `controllerManagers` control-plane
 machines, a kubelet on every node (`agents.py`), and the load prober on the load
-balancer's machine (the clients coming through the LB). `wait_ready` is the first part
-of bootstrap (`bootstrap.py` runs the rest): an etcd leader, then every apiserver ready
-(etcd reachable, watch caches synced, system namespaces created by their bootstrap
-controller).
+balancer's machine (the clients coming through the LB); `bootstrap.py` waits until they
+serve. `component_leader` says who leads etcd, the scheduler and the controller manager.
 """
 
 from __future__ import annotations
@@ -48,9 +46,6 @@ class Placed:
     machine_of: dict[str, str] = field(default_factory=dict)
     member_ids: dict[int, str] = field(default_factory=dict)  # etcd member id -> address
 
-    def etcd_machines(self) -> list[str]:
-        return [self.machine_of[a] for a in self.etcd]
-
 
 def admin_token(seed: int) -> str:
     """The cluster admin's bearer token, derived from the run's seed."""
@@ -75,7 +70,7 @@ def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
     for planned in plan.machines:
         runtime.add_machine(planned.machine)
     token = admin_token(spec.runtime.seed)
-    etcd = [a for a in plan.actors_of(names.ETCD)]
+    etcd = plan.actors_of(names.ETCD)
     member_settings = spec.etcd.member_settings()
     peers = dict(plan.etcd_peers)
     placed = Placed(etcd=[str(a.address) for a in etcd], apiservers=[], prober=str(PROBER), token=token)
@@ -122,21 +117,6 @@ async def etcd_leader(runtime: Runtime, placed: Placed) -> str | None:
     if not votes:
         return None
     return max(sorted(votes), key=lambda a: votes[a])
-
-
-async def wait_ready(runtime: Runtime, placed: Placed, timeout: float = 300.0) -> None:
-    """Bootstrap: an etcd leader, then every apiserver ready."""
-
-    async def has_leader() -> bool:
-        return await etcd_leader(runtime, placed) is not None
-
-    async def apiservers_ready() -> bool:
-        answers = await asyncio.gather(*(runtime.ask(a, ["ready"], timeout=5.0) for a in placed.apiservers),
-                                       return_exceptions=True)
-        return all(a is True for a in answers)
-
-    await runtime.wait_until(has_leader, timeout, poll=0.1)
-    await runtime.wait_until(apiservers_ready, timeout, poll=0.2)
 
 
 # the leader-elected components by the name faults use, and their actor kinds

@@ -146,9 +146,6 @@ class FaultExecutor:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def pending(self) -> bool:
-        return any(not t.done() for t in self._tasks)
-
     # firing -------------------------------------------------------------------
     async def _fire(self, fault: Fault) -> None:
         self._fired.add(fault.name)
