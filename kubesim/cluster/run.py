@@ -62,7 +62,6 @@ def run_cluster(spec: ClusterSpec, run_dir: Path, console: Console | None = None
         if runtime is None:
             rt.close()
     result["wall_seconds"] = time.perf_counter() - wall_start
-    result["actor_errors"] = actor_errors(rt)
     return reports.build(spec, cluster, result)
 
 
@@ -89,6 +88,7 @@ async def _drive(rt: Runtime, spec: ClusterSpec, cluster: Plan, placed: Placed,
     await rt.ask(placed.prober, ["stop"], timeout=spec.probe.timeout + 60.0)
     probe = await rt.ask(placed.prober, ["results"], timeout=60.0)
     after = await rt.metric_samples([LEADER_CHANGES])
+    errors = await actor_errors(rt)
     return {
         "bootstrap_seconds": t0 - boot_start,
         "bootstrap": boot,
@@ -101,6 +101,7 @@ async def _drive(rt: Runtime, spec: ClusterSpec, cluster: Plan, placed: Placed,
         "events": executor.events,
         "monitor": monitor,
         "leader_changes": _counter_deltas(before, after),
+        "actor_errors": errors,
     }
 
 
@@ -125,10 +126,15 @@ async def _watch(rt: Runtime, spec: ClusterSpec, placed: Placed, executor: Fault
     await asyncio.sleep(0)
 
 
-def actor_errors(runtime: Runtime) -> list[str]:
-    """The exceptions actors raised during the run (sim: the host's record)."""
+async def actor_errors(runtime: Runtime) -> list[str]:
+    """The exceptions actors raised during the run, as their hosts recorded them."""
     host = getattr(runtime, "host", None)
-    return [f"{where}: {exc!r}" for where, exc in getattr(host, "errors", [])]
+    if host is not None:  # sim: one host
+        return [f"{where}: {exc!r}" for where, exc in host.errors]
+    host_info = getattr(runtime, "host_info", None)  # ray: every host actor
+    if host_info is None:
+        return []
+    return [error for info in (await host_info()).values() for error in info["errors"]]
 
 
 def _counter_deltas(before: list[tuple[str, dict[str, str], float]],
