@@ -34,6 +34,7 @@ committed write, e.g. to check an invariant at every step).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import copy
 import random
 from collections.abc import Callable
@@ -139,6 +140,7 @@ class FakeAPIServer:
         self._watches: list[_Watch] = []
         self._plain: dict[str, list[_Watch]] = {}  # resource -> watches not indexed by a trigger
         self._triggered: dict[tuple[str, str], list[_Watch]] = {}  # (resource, value) -> watches
+        self._by_trigger: dict[tuple[str, str], dict[str, None]] = {}  # (resource, value) -> keys
         for ns in SYSTEM_NAMESPACES:
             self._commit_create("namespaces", _prepare_new(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
@@ -202,7 +204,7 @@ class FakeAPIServer:
         kind = resolve_resource(resource)
         watch = self._new_watch(resource, namespace, label_selector, field_selector)
         store = self._objects.get(kind.group_resource, {})
-        items = [_copy(store[k]) for k in sorted(store) if watch.matches(store[k])]
+        items = [_copy(store[k]) for k in self._keys(watch) if watch.matches(store[k])]
         return {"kind": kind.list_kind, "apiVersion": kind.api_version,
                 "metadata": {"resourceVersion": str(self._rv)}, "items": items}
 
@@ -221,7 +223,7 @@ class FakeAPIServer:
         gr = watch.kind.group_resource
         if resource_version in ("", "0"):
             store = self._objects.get(gr, {})
-            for key in sorted(store):
+            for key in self._keys(watch):
                 if watch.matches(store[key]):
                     watch.queue.put_nowait({"type": "ADDED", "object": _copy(store[key])})
         else:
@@ -231,8 +233,9 @@ class FakeAPIServer:
                 watch.queue.put_nowait(None)
                 watch.stopped = True
                 return FakeWatchStream(self, watch)
-            for rv, res, event_type, old, new in self._history:
-                if rv > since and res == gr:
+            start = bisect.bisect_right(self._history, since, key=lambda entry: entry[0])
+            for _rv, res, event_type, old, new in self._history[start:]:
+                if res == gr:
                     watch.offer(event_type, old, new)
         self._watches.append(watch)
         if watch.trigger is None:
@@ -434,8 +437,21 @@ class FakeAPIServer:
         return status.success(md["name"], kind.group if kind else "", kind.resource if kind else "",
                               md.get("uid", ""))
 
+    def _keys(self, watch: _Watch) -> list[str]:
+        """The sorted keys of the objects a new list or watch may return."""
+        if watch.trigger is not None:
+            return sorted(self._by_trigger.get((watch.resource, watch.trigger), ()))
+        return sorted(self._objects.get(watch.resource, {}))
+
     def _publish(self, gr: str, event_type: str, old: Obj | None, new: Obj) -> None:
         self._history.append((self._rv, gr, event_type, old, new))
+        trigger = _TRIGGER_FIELDS.get(gr)
+        if trigger is not None:
+            key = _key_of(new)
+            if old is not None:
+                self._by_trigger.get((gr, _field_value(old, trigger[1])), {}).pop(key, None)
+            if event_type != "DELETED":
+                self._by_trigger.setdefault((gr, _field_value(new, trigger[1])), {})[key] = None
         for watch in self._offered_to(gr, old, new):
             watch.offer(event_type, old, new)
         for observer in list(self.observers):
