@@ -67,8 +67,9 @@ def run_cluster(spec: ClusterSpec, run_dir: Path, console: Console | None = None
 
 async def _drive(rt: Runtime, spec: ClusterSpec, cluster: Plan, placed: Placed,
                  console: Console | None) -> dict[str, Any]:
-    boot_start = rt.now()
+    boot_start, boot_wall = rt.now(), time.perf_counter()
     boot = await Bootstrap(rt, spec, placed, console).run()
+    boot["wall_seconds"] = time.perf_counter() - boot_wall
     await rt.ask(placed.prober, ["start"], timeout=600.0)
     t0 = rt.now()
     executor = FaultExecutor(rt, spec.faults, placed, cluster, t0, spec.runtime.type)
