@@ -128,3 +128,12 @@ def test_example_through_the_cli(tmp_path):
         assert not rows(report, "lose-two")[variant]["serving_writes_at_end"]
         back = rows(report, "lose-two-and-recover")[variant]
         assert back["serving_writes_at_end"] and back["writes_time_to_recover"] >= 30.0
+
+
+@pytest.mark.slow
+def test_laptop_example_loses_and_reschedules_pods(tmp_path):
+    assert main(["run", str(EXAMPLE.parent / "cluster-laptop.yaml"), "--run-dir", str(tmp_path / "run")]) == 0
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    [fault] = report["faults"]
+    assert fault["pods"]["lost"] == fault["pods"]["on_nodes_hit"] > 0
+    assert fault["pods"]["rescheduled_running"] == fault["pods"]["lost"]
