@@ -1,10 +1,11 @@
 """The actors of a cluster plan that talk to the API: kube-scheduler and
-kube-controller-manager on the control-plane machines, and a kubelet for every node
-(control-plane machines included, tainted as kubeadm taints them).
+kube-controller-manager on the control-plane machines, and a kubelet and a kube-proxy for
+every node (control-plane machines included, tainted as kubeadm taints them).
 
 Each authenticates as kubeadm sets it up, with the identity of its client certificate:
 `system:kube-scheduler`, `system:kube-controller-manager`, `system:node:<name>` in
-`system:nodes`. Their flags come from the spec's sections; what a section leaves unset
+`system:nodes`; kube-proxy as `system:kube-proxy` (kubeadm gives it a ServiceAccount token
+bound to that role). Their flags come from the spec's sections; what a section leaves unset
 comes from the cost-model profile, as the components read it.
 """
 
@@ -18,6 +19,8 @@ from kubesim.cluster.topology import Plan, PlannedNode
 from kubesim.components.apiserver.client import client_factory
 from kubesim.components.controllers.manager import KubeControllerManager
 from kubesim.components.controllers.nodelifecycle.controller import NodeLifecycleOptions
+from kubesim.components.kube_proxy.config import KubeProxyConfig
+from kubesim.components.kube_proxy.proxier import kube_proxy_spec
 from kubesim.components.kubelet.config import (
     DEFAULT_POD_NETWORK,
     NODE_CIDR_MASK_SIZE,
@@ -111,14 +114,23 @@ def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float) ->
     )
 
 
-def place_kubelets(runtime: Runtime, plan: Plan, apiservers: list[str], epoch: float) -> list[str]:
-    """A kubelet per planned node, on the node's machine, packed by host group."""
+def place_node_agents(runtime: Runtime, plan: Plan, apiservers: list[str], epoch: float) -> list[str]:
+    """A kubelet and a kube-proxy per planned node, on the node's machine, packed by host
+    group (a group's kube-proxies share one view of Services and EndpointSlices); the
+    kubelets' addresses."""
     network = pod_network(len(plan.nodes))
-    placed = []
+    kubelets = []
     for index, node in enumerate(plan.nodes):
         factory = client_factory(apiservers, user=f"system:node:{node.name}", groups=["system:nodes"],
                                  user_agent=f"kubelet/{VERSION}")
-        spec = kubelet_spec(kubelet_config(index, node, network, epoch), factory, machine=node.name, host=node.host)
+        config = kubelet_config(index, node, network, epoch)
+        spec = kubelet_spec(config, factory, machine=node.name, host=node.host)
         runtime.spawn(spec)
-        placed.append(str(spec.address))
-    return placed
+        kubelets.append(str(spec.address))
+        proxy = node.kube_proxy
+        proxy_config = KubeProxyConfig(node_name=node.name, mode=proxy.proxy_mode(), node_ip=config.node_ip,
+                                       zone=node.zone, cluster_cidr=network, ipvs_scheduler=proxy.ipvs_scheduler(),
+                                       epoch=epoch)
+        proxy_factory = client_factory(apiservers, user="system:kube-proxy", user_agent=f"kube-proxy/{VERSION}")
+        runtime.spawn(kube_proxy_spec(proxy_config, proxy_factory, machine=node.name, host=node.host))
+    return kubelets

@@ -4,7 +4,7 @@
 kubeadm lays it out: an etcd member on each control-plane machine (stacked) or on the
 etcd machines (external), a kube-apiserver, kube-scheduler and kube-controller-manager on
 each of the first `apiservers` / `schedulers` / `controllerManagers` control-plane
-machines, a kubelet on every node (`agents.py`), and the load prober on the load
+machines, a kubelet and a kube-proxy on every node (`agents.py`), and the load prober on the load
 balancer's machine (the clients coming through the LB); `bootstrap.py` waits until they
 serve. `component_leader` says who leads etcd, the scheduler and the controller manager.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim.cluster import names
-from kubesim.cluster.agents import place_controllers, place_kubelets
+from kubesim.cluster.agents import place_controllers, place_node_agents
 from kubesim.cluster.prober import LoadProber
 from kubesim.cluster.spec import ClusterSpec
 from kubesim.cluster.topology import Plan
@@ -86,7 +86,7 @@ def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
         placed.apiservers.append(str(actor.address))
         placed.machine_of[str(actor.address)] = actor.machine
     placed.controllers = place_controllers(runtime, spec, plan, placed.apiservers, EPOCH)
-    placed.kubelets = place_kubelets(runtime, plan, placed.apiservers, EPOCH)
+    placed.kubelets = place_node_agents(runtime, plan, placed.apiservers, EPOCH)
     for address in placed.controllers + placed.kubelets:
         placed.machine_of[address] = runtime.machine_of(address)
     check = spec.load_balancer.health_check
