@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    apiserver_bench,
     cluster_bench,
     etcd_bench,
     kube_proxy_bench,
@@ -26,6 +27,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "runtime_transport": runtime_bench.transport,
     "runtime_pingpong_10k": runtime_bench.pingpong_10k,
     "etcd": etcd_bench.etcd,
+    "apiserver": apiserver_bench.apiserver,
     "cluster_plan_5000": cluster_bench.plan_5000,
     "nodes": node_bench.nodes_memory,
     "scheduler": scheduler_bench.scheduler,
