@@ -56,7 +56,6 @@ class _Model(BaseModel):
 class NamespaceConfig(_Model):
     number: Annotated[int, Field(ge=0)] = 1
     prefix: str = ""
-    delete_stale_namespaces: bool = Field(False, alias="deleteStaleNamespaces")
     delete_automanaged_namespaces: bool = Field(True, alias="deleteAutomanagedNamespaces")
 
 
