@@ -108,6 +108,7 @@ def _cost_settings(spec: Any) -> list[Any]:
 
 def _validate(args: argparse.Namespace) -> int:
     """Load a spec and print what it would build (a cluster's plan) without starting anything."""
+    from kubesim.cluster.comparison import ClusterComparison
     from kubesim.cluster.spec import ClusterSpec
     from kubesim.runner import load_cost
     from kubesim.runtime.costmodel import CostModelError
@@ -115,7 +116,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     try:
         spec = load_spec(args.spec)
-        load_cost(spec.cost_model)
+        for cost in _cost_settings(spec):
+            load_cost(cost)
     except (SpecFileError, CostModelError) as exc:
         print(f"kubesim: error: {exc}", file=sys.stderr)
         return 2
@@ -125,6 +127,10 @@ def _validate(args: argparse.Namespace) -> int:
         from kubesim.cluster.topology import plan
 
         print_plan(console, spec, plan(spec))
+    elif isinstance(spec, ClusterComparison):
+        from kubesim.cluster.summary import print_runs
+
+        print_runs(console, spec)
     else:
         console.print(f"{args.spec}: a valid {spec.kind} spec")
     return 0

@@ -9,9 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from kubesim.cluster import names
+from kubesim.cluster.comparison import ClusterComparison
 from kubesim.cluster.faults import Fault
 from kubesim.cluster.spec import ClusterSpec
-from kubesim.cluster.topology import Plan
+from kubesim.cluster.topology import Plan, plan
 
 ROLES = (names.ROLE_CONTROL_PLANE, names.ROLE_ETCD, names.ROLE_LOAD_BALANCER, names.ROLE_WORKER)
 
@@ -95,3 +96,15 @@ def faults_table(faults: list[Fault]) -> Table:
             trigger = f"on {fault.on.event} of {about}" + (f" + {fault.on.delay:g}s" if fault.on.delay else "")
         table.add_row(fault.name, fault.type, trigger)
     return table
+
+
+def print_runs(console: Console, study: ClusterComparison) -> None:
+    """The runs a ClusterComparison makes: each variant through each scenario."""
+    table = Table(title=f"{study.name}: {len(study.variants)} variants x {len(study.scenarios)} scenarios")
+    for column in ("run", "topology", "control plane", "etcd members", "nodes", "faults"):
+        table.add_column(column)
+    for _variant, _scenario, run in study.runs():
+        cluster = plan(run)
+        table.add_row(run.name, cluster.topology, str(run.control_plane.machines), str(len(cluster.etcd_peers)),
+                      f"{len(cluster.nodes):,}", ", ".join(f"{f.name} ({f.type})" for f in run.faults))
+    console.print(table)

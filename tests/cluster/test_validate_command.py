@@ -112,3 +112,9 @@ def test_submit_checks_the_spec_before_contacting_ray(tmp_path, capsys):
     assert main(["submit", str(spec), "--address", "http://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "controlPlane.externalEtcd.machines: must be odd and >= 3" in err[0]
+
+
+def test_validate_a_comparison_lists_its_runs(capsys):
+    assert main(["validate", str(EXAMPLES / "ha-stacked-vs-external.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "2 variants x 3 scenarios" in out and out.count("stacked") >= 3 and out.count("external") >= 3
