@@ -1,0 +1,265 @@
+"""Scale: how the cost of a whole simulated cluster grows with its size (issue 10).
+
+At each size a fresh process builds an N-node cluster on the `sim` runtime (3 etcd members
+running Raft, 3 apiservers, schedulers and controller managers leader-elected: the
+stacked HA control plane kubeadm builds) and runs clusterloader2's density test on it
+(`loadgen/configs/density.yaml`: saturation Deployments to PODS_PER_NODE pods per node,
+then latency pods, then deletion). Recorded per size: wall and CPU seconds, simulated
+seconds per wall second, peak RSS, messages (envelopes) sent per wall second, saturation
+pods created -> Running per simulated and per wall second, pod startup p99, the worst
+mutating API p99, and the top functions of a sampling profile of that same process
+(py-spy if installed, else cProfile) -- the bottleneck at each size named from a profile.
+An SVG plots wall seconds, CPU seconds per node and peak RSS against node count.
+
+    python -m bench.scale_bench                       # sizes 500,1000,2000,5000; 30 pods/node;
+                                                      # merged into bench/results.json ("scale")
+    SCALE_SIZES=500,1000 SCALE_PODS_PER_NODE=5 python -m bench.scale_bench
+    python -m bench.scale_bench --child 500 OUT.json  # one size, in this process
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import pstats
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DENSITY = ROOT / "loadgen" / "configs" / "density.yaml"
+PLOT = ROOT / "bench" / "scale.svg"
+DEFAULT_SIZES = (500, 1000, 2000, 5000)
+DEFAULT_PODS_PER_NODE = 30
+CONTROL_PLANE_MACHINES = 3
+TOP = 15  # functions named per size
+SAMPLE_RATE = 25  # py-spy samples per second
+MESSAGES = "kubesim_messages_sent_total"
+
+
+def cluster_spec(nodes: int, control_plane_machines: int = CONTROL_PLANE_MACHINES) -> dict[str, Any]:
+    """The cluster measured at each size: density's own cluster, grown to `nodes` workers with
+    an HA stacked control plane."""
+    return {"kind": "Cluster", "name": f"scale-{nodes}", "zones": ["zone-a", "zone-b", "zone-c"],
+            "controlPlane": {"topology": "stacked", "machines": control_plane_machines},
+            "controllerManager": {"kube-api-qps": 100, "kube-api-burst": 100},
+            "nodePools": [{"name": "pool", "count": nodes, "machine": {"cpu": "8", "memory": "32Gi"}}],
+            "runtime": {"type": "sim", "seed": 1}}
+
+
+def measure(nodes: int, pods_per_node: int, control_plane_machines: int) -> dict[str, Any]:
+    """Run density on an N-node sim cluster in this process; the figures of that run."""
+    import yaml
+
+    import kubesim.cluster.run as cluster_run
+    from kubesim.loadgen.run import run_sim
+
+    runtimes: list[Any] = []
+    make_runtime = cluster_run.make_runtime
+
+    def keep(spec: Any, run_dir: Path) -> Any:  # the runtime, to read its message counter after the run
+        runtimes.append(make_runtime(spec, run_dir))
+        return runtimes[-1]
+
+    cluster_run.make_runtime = keep
+    with tempfile.TemporaryDirectory(prefix="kubesim-scale-") as tmp:
+        spec_path = Path(tmp) / "cluster.yaml"
+        spec_path.write_text(yaml.safe_dump(cluster_spec(nodes, control_plane_machines)))
+        cpu0, wall0 = _cpu(), time.perf_counter()
+        result = run_sim(DENSITY, {"PODS_PER_NODE": pods_per_node}, Path(tmp) / "out", None, cluster=str(spec_path))
+        wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
+    cluster_run.make_runtime = make_runtime
+    rt = runtimes[0]
+    messages = sum(v for n, _l, v in rt.metrics.samples([MESSAGES]) if n == MESSAGES)
+    by_id = {m["identifier"]: m for m in result["measurements"]}
+    steps = {s["name"]: s for s in result["steps"]}
+    saturation = steps["Creating saturation pods"], steps["Waiting for saturation pods to be running"]
+    sat_sim = sum(s["seconds"] for s in saturation)
+    sat_wall = sum(s["wall_seconds"] for s in saturation)
+    sat_pods = by_id["SchedulingThroughput"]["summary"]["pods_scheduled"]
+    calls = by_id["APIResponsivenessPrometheus"]["summary"]["calls"]
+    simulated = rt.now()
+    return {
+        "nodes": nodes,
+        "pods_per_node": pods_per_node,
+        "saturation_pods": sat_pods,
+        "control_plane_machines": control_plane_machines,
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "cpu_seconds_per_node": cpu / nodes,
+        "simulated_seconds": simulated,
+        "simulated_per_wall": simulated / wall,
+        "simulated_per_cpu": simulated / cpu,
+        "bootstrap_wall_seconds": sum(s["wall_seconds"] for s in result["target"]["bootstrap"]["stages"]),
+        "bootstrap_simulated_seconds": sum(s["simulated_seconds"] for s in result["target"]["bootstrap"]["stages"]),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "messages": int(messages),
+        "messages_per_wall_second": messages / wall,
+        "messages_per_cpu_second": messages / cpu,
+        "pods_running_per_simulated_second": sat_pods / sat_sim if sat_sim else None,
+        "pods_running_per_wall_second": sat_pods / sat_wall if sat_wall else None,
+        "scheduling_throughput_max": by_id["SchedulingThroughput"]["summary"]["max"],
+        "pod_startup_p99": by_id["PodStartupLatency"]["summary"]["pod_startup"]["perc99"],
+        "api_mutating_p99_max": max((c["perc99"] or 0.0 for c in calls if c["mutating"]), default=None),
+        "api_readonly_p99_max": max((c["perc99"] or 0.0 for c in calls if not c["mutating"]), default=None),
+        "slos_passed": result["passed"],
+        "actor_errors": len(getattr(rt.host, "errors", [])),
+    }
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child(nodes: int, out: Path, profile: str | None) -> None:
+    """One size in this process (the bench runs each size in its own, so peak RSS is its own)."""
+    pods = int(os.environ.get("SCALE_PODS_PER_NODE", DEFAULT_PODS_PER_NODE))
+    cp = int(os.environ.get("SCALE_CONTROL_PLANE_MACHINES", CONTROL_PLANE_MACHINES))
+    if profile is None:
+        figures = measure(nodes, pods, cp)
+    else:  # cProfile (no py-spy): its own overhead inflates wall and CPU time
+        profiler = cProfile.Profile()
+        figures = profiler.runcall(measure, nodes, pods, cp)
+        profiler.dump_stats(profile)
+    out.write_text(json.dumps(figures))
+
+
+def top_from_pyspy(raw: Path, top: int = TOP) -> dict[str, Any]:
+    """Self and inclusive shares of the busiest functions from py-spy's collapsed stacks."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = [_frame(f) for f in stack.split(";")]
+        total += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    project = {f: n for f, n in inclusive.items() if "kubesim/" in f and not f.startswith("<module>")}
+    return {"profiler": "py-spy", "samples": total,
+            "self": [[f, round(n / total, 4)] for f, n in own.most_common(top)],
+            "inclusive_kubesim": [[f, round(n / total, 4)]
+                                  for f, n in sorted(project.items(), key=lambda kv: -kv[1])[:top]]}
+
+
+def _frame(frame: str) -> str:
+    """`func (path/to/file.py:123)` as `func (file path from the package root)`, line dropped."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("/kubesim/", "/site-packages/", "/lib/python3"):
+        if marker in path:
+            path = marker.strip("/") + "/" + path.split(marker, 1)[1]
+            break
+    return f"{name} ({path})"
+
+
+def top_from_cprofile(stats_path: Path, top: int = TOP) -> dict[str, Any]:
+    stats = pstats.Stats(str(stats_path))
+    rows = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for _cc, _nc, tt, _ct, _callers in rows.values()) or 1.0
+
+    def name(key: tuple[str, int, str]) -> str:
+        return _frame(f"{key[2]} ({key[0]}:{key[1]})")
+
+    by_self = sorted(rows.items(), key=lambda kv: -kv[1][2])[:top]
+    by_cum = sorted(((k, v) for k, v in rows.items() if "kubesim/" in k[0]), key=lambda kv: -kv[1][3])[:top]
+    return {"profiler": "cProfile", "total_seconds": total,
+            "self": [[name(k), round(v[2] / total, 4)] for k, v in by_self],
+            "inclusive_kubesim": [[name(k), round(v[3] / total, 4)] for k, v in by_cum]}
+
+
+def run_size(nodes: int) -> dict[str, Any]:
+    """One size in a child process under the profiler; its figures with the profile's top."""
+    with tempfile.TemporaryDirectory(prefix="kubesim-scale-") as tmp:
+        out, prof = Path(tmp) / "figures.json", Path(tmp) / "profile"
+        cmd = [sys.executable, "-m", "bench.scale_bench", "--child", str(nodes), str(out)]
+        pyspy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+        if pyspy:
+            cmd = [pyspy, "record", "-r", str(SAMPLE_RATE), "-f", "raw", "-o", str(prof), "--", *cmd]
+        else:
+            cmd.append(str(prof))
+        subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        figures = json.loads(out.read_text())
+        figures["profile"] = top_from_pyspy(prof) if pyspy else top_from_cprofile(prof)
+    return figures
+
+
+def plot(rows: list[dict[str, Any]], path: Path = PLOT) -> None:
+    """Cost against size: wall and CPU seconds, CPU ms per node and peak RSS (GiB), one panel each."""
+    panels = [("wall seconds", "wall_seconds", 1.0), ("CPU seconds", "cpu_seconds", 1.0),
+              ("peak RSS (GiB)", "peak_rss_bytes", 1 / 2**30), ("messages / CPU second", "messages_per_cpu_second", 1.0)]
+    width, height, pad = 300, 220, 45
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * len(panels)}" height="{height + 30}" '
+           'font-family="sans-serif" font-size="11">',
+           f'<text x="8" y="16" font-size="13">kubesim sim runtime, density test: cost vs cluster size '
+           f'({rows[0]["pods_per_node"]} pods/node)</text>']
+    xs = [r["nodes"] for r in rows]
+    for i, (title, key, scale) in enumerate(panels):
+        ys = [r[key] * scale for r in rows]
+        x0, y0 = i * width + pad, 30
+        w, h = width - pad - 15, height - 60
+        top = max(ys) * 1.1 or 1.0
+        right = max(xs) * 1.05
+
+        def px(x: float, y: float, x0: float = x0, y0: float = y0, w: float = w, h: float = h,
+               top: float = top, right: float = right) -> tuple[float, float]:
+            return x0 + w * x / right, y0 + h - h * y / top
+
+        svg.append(f'<text x="{x0}" y="{y0 - 4}" font-weight="bold">{title}</text>')
+        svg.append(f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w}" y2="{y0 + h}" stroke="#444"/>')
+        svg.append(f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y0 + h}" stroke="#444"/>')
+        svg.append(f'<text x="{x0 - 4}" y="{y0 + 4}" text-anchor="end">{top:.3g}</text>')
+        svg.append(f'<text x="{x0 - 4}" y="{y0 + h}" text-anchor="end">0</text>')
+        points = " ".join("{:.1f},{:.1f}".format(*px(x, y)) for x, y in zip(xs, ys, strict=True))
+        svg.append(f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
+        for x, y in zip(xs, ys, strict=True):
+            cx, cy = px(x, y)
+            svg.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="#1f77b4"/>')
+            svg.append(f'<text x="{cx:.1f}" y="{y0 + h + 14}" text-anchor="middle">{x:,}</text>')
+            svg.append(f'<text x="{cx:.1f}" y="{cy - 6:.1f}" text-anchor="middle">{y:.3g}</text>')
+        svg.append(f'<text x="{x0 + w / 2}" y="{y0 + h + 28}" text-anchor="middle">nodes</text>')
+    svg.append("</svg>")
+    path.write_text("\n".join(svg) + "\n")
+
+
+def scale(results: Path | None = None) -> dict[str, Any]:
+    """The bench/run.py section: every size (SCALE_SIZES), each in its own profiled process;
+    with `results`, the section is merged into that file after each size (a long run that
+    stops part-way keeps the sizes it measured)."""
+    sizes = [int(s) for s in os.environ.get("SCALE_SIZES", ",".join(map(str, DEFAULT_SIZES))).split(",")]
+    section: dict[str, Any] = {"workload": str(DENSITY.relative_to(ROOT)), "sizes": [],
+                               "plot": str(PLOT.relative_to(ROOT))}
+    for nodes in sizes:
+        print(f"-- {nodes} nodes", flush=True)
+        started = time.perf_counter()
+        section["sizes"].append(run_size(nodes))
+        section["load_average_1m"] = os.getloadavg()[0]
+        section["bench_wall_seconds"] = section.get("bench_wall_seconds", 0.0) + time.perf_counter() - started
+        print(json.dumps({k: v for k, v in section["sizes"][-1].items() if k != "profile"}), flush=True)
+        plot(section["sizes"])
+        if results is not None:
+            merged = json.loads(results.read_text()) if results.exists() else {}
+            merged["scale"] = section
+            results.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    return section
+
+
+def main() -> None:
+    if len(sys.argv) >= 4 and sys.argv[1] == "--child":
+        child(int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
+        return
+    scale(ROOT / "bench" / "results.json")
+
+
+if __name__ == "__main__":
+    main()
