@@ -49,7 +49,7 @@ from kubesim.components.apiserver.metrics import ApiserverMetrics, InstrumentedB
 from kubesim.components.apiserver.rest.health import Check
 from kubesim.components.apiserver.storage import ListOptions, ResourceStore, keys
 from kubesim.components.apiserver.watchcache import CacheSettings, WatchCache
-from kubesim.components.etcd.client import EtcdClient
+from kubesim.components.etcd.client import APISERVER_KEEPALIVE_TIMEOUT, EtcdClient
 from kubesim.components.etcd.errors import EtcdError
 from kubesim.runtime.actor import Actor
 from kubesim.runtime.address import Address
@@ -185,7 +185,8 @@ class ApiServer(Actor):
         if not s.etcd_servers:
             raise ValueError("an apiserver needs --etcd-servers")
         self.metrics = ApiserverMetrics(ctx.metrics)
-        self.etcd = EtcdClient(ctx, list(s.etcd_servers))
+        self.etcd = EtcdClient(ctx, list(s.etcd_servers),
+                               keepalive_timeout=APISERVER_KEEPALIVE_TIMEOUT)
         backend = InstrumentedBackend(self.etcd, self.metrics, ctx.now, _resource_of_key())
         self.served: dict[tuple[str, str, str], Served] = {}
         cache_settings = CacheSettings(lower_bound_capacity=s.default_watch_cache_size,

@@ -30,6 +30,10 @@ from kubesim.runtime.errors import CallTimeout, RemoteError
 if TYPE_CHECKING:
     from kubesim.runtime.context import Context, Timer
 
+# storagebackend/factory/etcd3.go keepaliveTimeout: how long kube-apiserver's etcd client
+# waits for a keepalive answer before it gives the connection up (a busy member is slow,
+# not gone); the apiserver passes it as `keepalive_timeout`
+APISERVER_KEEPALIVE_TIMEOUT = 10.0
 DEADLINE_EXCEEDED = EtcdError(Code.DEADLINE_EXCEEDED, "context deadline exceeded")
 # the member certainly did not act on the request: safe to send it elsewhere
 _NOT_APPLIED = frozenset(
@@ -57,6 +61,7 @@ class EtcdClient:
         attempt_timeout: float = 8.0,
         deadline: float = 30.0,
         watch_check_interval: float = 1.0,
+        keepalive_timeout: float | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("an etcd client needs at least one endpoint")
@@ -65,6 +70,8 @@ class EtcdClient:
         self.attempt_timeout = attempt_timeout
         self.deadline = deadline
         self.watch_check_interval = watch_check_interval
+        # how long a watch check may go unanswered before the watch moves (default: two checks)
+        self.keepalive_timeout = keepalive_timeout or 2 * watch_check_interval
         self._preferred = 0
         self._watch_ids = itertools.count(1)
         self._watches: dict[tuple[str, int], ClientWatch] = {}
@@ -282,7 +289,7 @@ class ClientWatch:
                 await self.client.ctx.call(
                     endpoint,
                     ["watch", "check", member_watch],
-                    timeout=self.client.watch_check_interval * 2,
+                    timeout=self.client.keepalive_timeout,
                 )
             )
         except (CallTimeout, RemoteError, EtcdError):

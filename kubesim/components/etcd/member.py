@@ -56,6 +56,7 @@ from kubesim.runtime.address import Address
 from kubesim.runtime.errors import CallTimeout, RemoteError
 
 VERSION = "3.4.23"
+SYNC_WATCHERS_INTERVAL = 0.1  # mvcc watchable_store.go syncWatchersLoop waitDuration
 # operations that go through Raft; everything else is served locally or by the leader
 _PROPOSED = frozenset(
     {"put", "delete_range", "txn", "compact", "lease_grant", "lease_revoke", "alarm_disarm"}
@@ -130,6 +131,7 @@ class EtcdMember(Actor):
         ctx.call_every(0.1, self._backend_commit)
         ctx.call_every(self.settings.watch_progress_interval, self._progress_notify)
         ctx.call_every(10.0, lambda: self.watches.expire(self.ctx.now()))
+        ctx.call_every(SYNC_WATCHERS_INTERVAL, self._sync_watchers)
         self._dirty_backend = False
         ctx.spawn(self._ready_loop())
         self._kick()
@@ -321,6 +323,12 @@ class EtcdMember(Actor):
         self.watches.dispatch(self.sm.pump())
         self.metrics.db_size.set(self.sm.store.db_size())
         self.metrics.keys.set(self.sm.store.keys_total())
+
+    def _sync_watchers(self) -> None:
+        """mvcc syncWatchersLoop: unsynced watchers catch up (watchBatchMaxRevs revisions at
+        a time) even while nothing is written."""
+        if self.sm.hub.has_unsynced():
+            self.watches.dispatch(self.sm.hub.sync())
 
     def _apply_conf_change(self, entry: Entry) -> None:
         cc = ConfChange.decode(entry.data)

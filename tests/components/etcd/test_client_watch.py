@@ -17,7 +17,8 @@ def test_a_resumed_watch_cancels_the_one_it_left():
             watch = await c.watch({"key": b"k/", "range_end": b"k0"})
             assert (await watch.next())["created"]
             left = watch._member_watch
-            # the member's answers are held for 5 s: the 1 s check times out, the watch resumes
+            # the member's answers are held for 5 s: a check unanswered for the keepalive
+            # timeout (two 1 s check periods) makes the watch resume
             partition = rt.partition(["client-0"], [rt.machine_of(endpoints[0])])
             await r.sleep(5.0)
             rt.heal(partition)
