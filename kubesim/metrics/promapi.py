@@ -78,6 +78,3 @@ class PrometheusAPI:
     def targets(self) -> list[dict[str, Any]]:
         """The active scrape targets with their health ("up", "down", "unknown")."""
         return self._get("/api/v1/targets", {"state": "active"})["activeTargets"]
-
-    def rule_groups(self) -> list[dict[str, Any]]:
-        return self._get("/api/v1/rules")["groups"]

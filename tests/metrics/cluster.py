@@ -1,7 +1,6 @@
 """The cluster the dashboard acceptance test watches: a `kind: Cluster` spec run by
 `kubesim.cluster.run_cluster` on the ray runtime (etcd, apiserver, scheduler, controller
-manager, a kubelet per node, the load prober, one Deployment), a kube-proxy per node
-(`start_kube_proxies`), and
+manager, a kubelet and a kube-proxy per node, the load prober, one Deployment), plus
 `ServiceLoad`, an actor that adds what the spec's load lacks: once the spec's Deployment
 is available it puts a Service in front of it, scales it up and creates a second
 Deployment and Service (EndpointSlice changes for kube-proxy, scheduling and pod starts
@@ -12,12 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubesim.api.status import APIError
-from kubesim.cluster.addons import api
-from kubesim.cluster.build import EPOCH
-from kubesim.cluster.topology import Plan
 from kubesim.components.apiserver.client import client_factory
-from kubesim.components.kube_proxy.config import KubeProxyConfig
-from kubesim.components.kube_proxy.proxier import kube_proxy_spec
 from kubesim.runtime.actor import Actor, ActorSpec
 from kubesim.runtime.address import Address, Machine
 from kubesim.runtime.base import Runtime
@@ -87,26 +81,6 @@ class ServiceLoad(Actor):
 def place_load(rt: Runtime, apiservers: list[str], token: str) -> None:
     rt.add_machine(Machine("load-client", "zone-a", "client"))
     rt.spawn(ActorSpec(LOAD, ServiceLoad, "load-client", kwargs={"apiservers": apiservers, "token": token}))
-
-
-async def start_kube_proxies(rt: Runtime, cluster: Plan, apiservers: list[str], token: str) -> None:
-    """A kube-proxy actor on every node once its DaemonSet pod is Ready, as the pod would
-    run it (`kubesim run` creates the DaemonSet and its pods, but no kube-proxy actors yet)."""
-    path = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"
-
-    async def pods_ready() -> bool:
-        try:
-            reply = await api(rt, apiservers, token, "GET", path)
-        except RuntimeError:  # no apiserver answers yet
-            return False
-        status = reply["body"].get("status") or {} if reply["code"] == 200 else {}
-        return status.get("numberReady", 0) >= len(cluster.nodes)
-
-    await rt.wait_until(pods_ready, 300.0, poll=POLL)
-    factory = client_factory(apiservers, user="system:kube-proxy", user_agent="kube-proxy/v1.32.0")
-    for node in cluster.nodes:
-        config = KubeProxyConfig(node_name=node.name, mode=node.kube_proxy.proxy_mode(), zone=node.zone, epoch=EPOCH)
-        await rt.spawn_live(kube_proxy_spec(config, factory, host="kube-proxies"))
 
 
 def deployment(name: str, replicas: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Issue 9's acceptance on a real Prometheus: `kubesim.cluster.run_cluster` runs a small
 cluster on the ray runtime (3 etcd members, an apiserver, a scheduler, a controller
-manager, 3 nodes with kubelet and kube-proxy, the load prober and a Deployment; the
+manager, 6 nodes with kubelet and kube-proxy, the load prober and a Deployment; the
 `ServiceLoad` actor adds Services, a scale-up and a second Deployment) while Debian's
 Prometheus scrapes it through the file_sd targets the runtime writes. Then every query
 of every panel of every dashboard runs through Prometheus' HTTP API over the run and must
@@ -9,7 +9,6 @@ query uses; and the static fallback renders every panel."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from typing import Any
@@ -26,7 +25,7 @@ from kubesim.metrics.prometheus import PrometheusServer
 from kubesim.metrics.static import render_panels
 from kubesim.specs import parse_spec
 from tests.conftest import require_binary
-from tests.metrics.cluster import LOAD, place_load, spec, start_kube_proxies
+from tests.metrics.cluster import LOAD, place_load, spec
 from tests.metrics.promql_names import reads
 
 pytestmark = pytest.mark.ray
@@ -71,27 +70,13 @@ def run(ray_local, tmp_path_factory):
     apiservers = [str(a.address) for a in planned.actors_of(names.APISERVER)]
     token = admin_token(cluster.runtime.seed)
     place_load(rt, apiservers, token)
-    run_cluster_only = rt.run
-
-    def run_with_kube_proxies(main: Any) -> Any:
-        """The run's driver, and beside it the kube-proxies' start."""
-        async def both(r: Any) -> Any:
-            proxies = asyncio.ensure_future(start_kube_proxies(r, planned, apiservers, token))
-            try:
-                return await main(r)
-            finally:
-                await proxies
-
-        return run_cluster_only(both)
-
-    rt.run = run_with_kube_proxies  # type: ignore[method-assign]
     server = PrometheusServer(base, [str(base / "state" / "prometheus" / "targets*.json")], "acceptance",
                               scrape_interval=f"{SCRAPE:g}s")
     server.start()
     try:
         start = time.time()
         report = run_cluster(cluster, base, runtime=rt)
-        load_done = run_cluster_only(lambda r: r.ask(LOAD, ["done"], timeout=10))
+        load_done = rt.run(lambda r: r.ask(LOAD, ["done"], timeout=10))
         end = time.time()
         api = server.api()
         results = {}

@@ -3,7 +3,7 @@ latency, iptables rule counts and the Service / EndpointSlice changes it process
 
 Upstream kube-proxy labels none of these by mode; the mode shows in which families a
 node exports (iptables rule counts only in iptables mode, partial syncs only in
-iptables and nftables mode)."""
+iptables and nftables mode), and a run has one mode, so modes compare by run (`cluster`)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ DASHBOARD = Dashboard(
                    Query(quantile(0.99, "kubeproxy_sync_partial_proxy_rules_duration_seconds", S), "p99 partial"),
                    Query(quantile(0.5, SYNC, S), "p50")),
                   unit="s"),
+            Panel("Sync duration p99 by run",
+                  "The p99 of each selected cluster: the runs of a ClusterComparison whose variants "
+                  "differ in kube-proxy mode compare the modes here.",
+                  (Query(quantile(0.99, SYNC, S, ("cluster",)), "{{cluster}}"),), unit="s"),
             Panel("Sync rate", "Rule syncs per second over the selected nodes.",
                   (Query(f"sum(rate({SYNC}_count{S}[$__rate_interval]))", "syncs"),), unit="ops"),
             Panel("Slowest nodes (sync p99)", "The 10 nodes with the highest sync p99.",
