@@ -29,8 +29,7 @@ class Storage:
         self._root = root
         self._fsync_delay = fsync_delay
         self._real_fsync = real_fsync
-        self._pending: dict[str, list[_Op]] = {}
-        root.mkdir(parents=True, exist_ok=True)
+        self._pending: dict[str, list[_Op]] = {}  # the directory is made by the first write
 
     @property
     def root(self) -> Path:
@@ -75,7 +74,8 @@ class Storage:
         return name in self._pending or self._path(name).exists()
 
     def list(self) -> list[str]:
-        names = {p.name for p in self._root.iterdir() if p.is_file()} | set(self._pending)
+        durable = self._root.iterdir() if self._root.is_dir() else ()
+        names = {p.name for p in durable if p.is_file()} | set(self._pending)
         return sorted(names)
 
     def size(self, name: str) -> int:
@@ -106,6 +106,7 @@ class Storage:
 
     def _flush(self, name: str, ops: list[_Op]) -> None:
         path = self._path(name)
+        self._root.mkdir(parents=True, exist_ok=True)
         for op, arg in ops:
             if op == "append":
                 with open(path, "ab") as f:

@@ -97,6 +97,7 @@ def test_1000_nodes_register_and_stay_ready():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_5000_pods_scheduled_by_the_real_scheduler_reach_running_on_1000_nodes():
     """Bare pods rather than a Deployment: the ReplicaSet controller's syncs walk every pod
     of the namespace, which at 5,000 pods costs far more than the nodes do."""
