@@ -7,9 +7,10 @@ Messages:
     ["phase", verb, seconds] -> figures: `workers` concurrent loops of one verb (create,
         get, list, update, patch, delete) for `seconds`; each worker reads and writes only
         ConfigMaps it created itself, so writes do not conflict with each other
-    ["watch", watchers, events] -> figures: `watchers` watches of one namespace spread over
-        the clients, then `events` creates into it; the latency of an event is from the
-        create being sent to the event reaching a watcher
+    ["watch", watchers, events, timeout] -> figures: `watchers` watches of one namespace
+        spread over the clients, then `events` creates into it; the latency of an event is
+        from the create being sent to the event reaching a watcher; watchers that have not
+        seen every event `timeout` seconds after the writes are given up (`complete` false)
     ["replicas"] -> the replica each client is connected to
 
 Figures: {"requests", "errors", "seconds", "requests_per_second", "p50_ms", "p99_ms"}.
@@ -76,7 +77,7 @@ class ApiLoad(Actor):
         if message[0] == "phase":
             return self._phase(str(message[1]), float(message[2]))
         if message[0] == "watch":
-            return self._watch(int(message[1]), int(message[2]))
+            return self._watch(int(message[1]), int(message[2]), float(message[3]))
         if message[0] == "replicas":
             return [c.replica for c in self.clients]
         raise ValueError(f"apiload: unknown message {message[0]!r}")
@@ -149,7 +150,7 @@ class ApiLoad(Actor):
         await asyncio.gather(*(worker(w) for w in range(self.workers)))
         return figures(latencies, errors[0], self.ctx.now() - started)
 
-    async def _watch(self, watchers: int, events: int) -> dict[str, Any]:
+    async def _watch(self, watchers: int, events: int, timeout: float) -> dict[str, Any]:
         await self._prepare()
         writer = self.clients[0]
         rv = (await writer.list("configmaps", WATCH_NAMESPACE, limit=1))["metadata"]["resourceVersion"]
@@ -169,7 +170,6 @@ class ApiLoad(Actor):
                     seen += 1
                     latencies.append(self.ctx.now() - float(event["object"]["data"]["t"]))
                     last[0] = self.ctx.now()
-            await stream.stop()
 
         consumers = [self.ctx.spawn(consume(s)) for s in streams]
         started = self.ctx.now()
@@ -183,10 +183,17 @@ class ApiLoad(Actor):
                     f"watched-{base + k}", WATCH_NAMESPACE, t=repr(self.ctx.now())))
 
         await asyncio.gather(*(write(w) for w in range(writers)))
-        await asyncio.gather(*consumers)
+        done, late = await asyncio.wait(consumers, timeout=timeout)
+        for task in late:
+            task.cancel()
+        for stream in streams:
+            await stream.stop()
+        for task in consumers:
+            if task in done and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
         out = figures(latencies, 0, last[0] - started)
         out.update(watchers=watchers, events_written=events,
-                   events_delivered=len(latencies))
+                   events_delivered=len(latencies), complete=not late)
         out["events_per_second"] = out.pop("requests_per_second")
         del out["requests"], out["errors"]
         return out

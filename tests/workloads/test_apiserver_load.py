@@ -26,7 +26,7 @@ def test_phases_and_watch_delivery_on_sim():
 
         async def go(rt):
             phases = {verb: await rt.ask(LOAD, ["phase", verb, 0.25], timeout=600) for verb in VERBS}
-            watch = await rt.ask(LOAD, ["watch", 3, 25], timeout=600)
+            watch = await rt.ask(LOAD, ["watch", 3, 25, 60.0], timeout=600)
             return phases, watch, await rt.ask(LOAD, ["replicas"])
 
         phases, watch, replicas = rt.run(go)
@@ -36,5 +36,5 @@ def test_phases_and_watch_delivery_on_sim():
         assert figures["requests"] > 0 and figures["errors"] == 0, (verb, figures)
         assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert phases["delete"]["requests"] <= phases["create"]["requests"]
-    assert watch["events_delivered"] == 3 * 25 and watch["p99_ms"] > 0
+    assert watch["complete"] and watch["events_delivered"] == 3 * 25 and watch["p99_ms"] > 0
     assert set(replicas) <= set(plane.apiservers)
