@@ -1,4 +1,4 @@
-"""A live control plane on local Ray (3 etcd members, 2 apiserver replicas behind the
+"""A live control plane on local Ray (3 etcd members, 3 apiserver replicas behind the
 load balancer, HTTPS on 127.0.0.1) driven by kubectl 1.32 and the PyPI `kubernetes`
 client, unmodified, with the kubeconfig `kubesim up` writes."""
 
@@ -10,6 +10,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -120,7 +121,7 @@ def live(ray_local, tmp_path_factory) -> Live:
                 "watch_cache_upper_bound": 100}
     rt = RayRuntime(seed=1, run_dir=tmp / "run")
     try:
-        plane = place_control_plane(rt, apiservers=2, etcd_members=3, settings=settings,
+        plane = place_control_plane(rt, apiservers=3, etcd_members=3, settings=settings,
                                     load_balancer_port=0)
         rt.start()
         url = rt.run(lambda r: wait_ready(r, plane))
@@ -252,18 +253,54 @@ def test_bad_input_over_https(live):
 
 
 def test_clients_keep_working_when_a_replica_dies(live):
+    """One of three replicas is killed while a writer creates through the balancer: every
+    create it acknowledged is stored, and new connections keep working."""
     rt = live.runtime
     victim = live.plane.apiservers[0]
-    rt.run(lambda r: r.crash_actor(victim))
+    acked: list[str] = []
+    stop = threading.Event()
 
-    async def one_healthy(r) -> None:
-        async def check() -> bool:
-            return len(await r.ask(live.plane.load_balancer, ["healthy"])) == 1
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            name = f"under-load-{i}"
+            try:
+                code, _ = live.http("POST", "/api/v1/namespaces/default/configmaps", json.dumps(
+                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}).encode())
+            except OSError:  # the connection broke with the replica: not acknowledged
+                code = 0
+            if code == 201:
+                acked.append(name)
+            i += 1
 
-        await r.wait_until(check, 30.0, poll=0.2)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(acked) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rt.run(lambda r: r.crash_actor(victim))
 
-    rt.run(one_healthy)
-    for i in range(5):  # every new connection lands on the surviving replica
+        async def two_healthy(r) -> None:
+            async def check() -> bool:
+                return len(await r.ask(live.plane.load_balancer, ["healthy"])) == 2
+
+            await r.wait_until(check, 30.0, poll=0.2)
+
+        rt.run(two_healthy)
+        after_crash = len(acked)
+        deadline = time.monotonic() + 30
+        while len(acked) < after_crash + 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join()
+    assert len(acked) >= after_crash + 10  # the writer kept going
+    code, listed = live.http("GET", "/api/v1/namespaces/default/configmaps")
+    assert code == 200
+    stored = {item["metadata"]["name"] for item in listed["items"]}
+    assert set(acked) <= stored
+    for i in range(5):  # every new connection lands on a surviving replica
         assert live.kubectl("create", "configmap", f"after-crash-{i}", "--from-literal=a=b",
                             "--dry-run=client", "-o", "json").returncode == 0
         assert live.http("POST", "/api/v1/namespaces/default/configmaps", json.dumps(
