@@ -44,7 +44,8 @@ def test_kubesim_up_serves_kubectl_and_stops_on_sigint(tmp_path: Path):
     kubectl = require_binary("kubectl")
     kubeconfig = tmp_path / "kubeconfig"
     log = (tmp_path / "up.log").open("w")
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    # a Ray of its own even when another one runs on this machine (`ray start` would be joined)
+    env = {**os.environ, "RAY_ADDRESS": "local"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubesim.cli", "up", "--etcd", "1", "--kubeconfig", str(kubeconfig),
          "--run-dir", str(tmp_path / "run")],
