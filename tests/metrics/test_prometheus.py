@@ -68,3 +68,11 @@ def test_targets_of_a_comparison_are_each_runs_own(tmp_path):
     watch = RunPrometheus.for_spec(spec, tmp_path, Console())
     assert watch.server.targets == [str(tmp_path / f"{v}-s/state/prometheus/targets*.json") for v in "ab"]
     assert watch.server.cluster is None  # each run's cluster label comes from its directory
+
+
+def test_a_cluster_runs_targets_are_in_its_state_directory(tmp_path):
+    require_binary("prometheus")
+    spec = parse_spec({"kind": "Cluster", "name": "c1", "runtime": {"type": "ray"}})
+    watch = RunPrometheus.for_spec(spec, tmp_path, Console())
+    assert watch.server.targets == [str(tmp_path / "state/prometheus/targets*.json")]
+    assert watch.server.cluster == "c1" and watch.server.dir == tmp_path / "prometheus"
