@@ -203,7 +203,7 @@ def _place_nodes(runtime: Any, apiservers: list[str], nodes: int, epoch: float) 
     `kubesim run` places them for a cluster spec with one control-plane machine (a tainted
     node) and a pool of N worker nodes; etcd and the apiservers are the ones `up` placed.
     The number of kubelets."""
-    from kubesim.cluster.agents import place_controllers, place_kubelets
+    from kubesim.cluster.agents import place_controllers, place_node_agents
     from kubesim.cluster.spec import ClusterSpec
     from kubesim.cluster.topology import plan
 
@@ -214,7 +214,7 @@ def _place_nodes(runtime: Any, apiservers: list[str], nodes: int, epoch: float) 
         if planned.machine.name not in runtime.machines:
             runtime.add_machine(planned.machine)
     place_controllers(runtime, spec, cluster, apiservers, epoch)
-    return len(place_kubelets(runtime, cluster, apiservers, epoch))
+    return len(place_node_agents(runtime, cluster, apiservers, epoch, kube_proxies=False))
 
 
 async def _nodes_ready(runtime: Any, apiservers: list[str], token: str, count: int) -> None:

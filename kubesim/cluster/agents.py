@@ -114,10 +114,11 @@ def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float) ->
     )
 
 
-def place_node_agents(runtime: Runtime, plan: Plan, apiservers: list[str], epoch: float) -> list[str]:
-    """A kubelet and a kube-proxy per planned node, on the node's machine, packed by host
-    group (a group's kube-proxies share one view of Services and EndpointSlices); the
-    kubelets' addresses."""
+def place_node_agents(runtime: Runtime, plan: Plan, apiservers: list[str], epoch: float, *,
+                      kube_proxies: bool = True) -> list[str]:
+    """A kubelet and (unless `kube_proxies` is false) a kube-proxy per planned node, on the
+    node's machine, packed by host group (a group's kube-proxies share one view of
+    Services and EndpointSlices); the kubelets' addresses."""
     network = pod_network(len(plan.nodes))
     kubelets = []
     for index, node in enumerate(plan.nodes):
@@ -127,6 +128,8 @@ def place_node_agents(runtime: Runtime, plan: Plan, apiservers: list[str], epoch
         spec = kubelet_spec(config, factory, machine=node.name, host=node.host)
         runtime.spawn(spec)
         kubelets.append(str(spec.address))
+        if not kube_proxies:
+            continue
         proxy = node.kube_proxy
         proxy_config = KubeProxyConfig(node_name=node.name, mode=proxy.proxy_mode(), node_ip=config.node_ip,
                                        zone=node.zone, cluster_cidr=network, ipvs_scheduler=proxy.ipvs_scheduler(),
