@@ -29,6 +29,8 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "etcd": etcd_bench.etcd,
     "apiserver": apiserver_bench.apiserver,
     "cluster_plan_5000": cluster_bench.plan_5000,
+    "cluster_bootstrap_300": cluster_bench.bootstrap_300,
+    "cluster_ha_study": cluster_bench.ha_study,
     "nodes": node_bench.nodes_memory,
     "scheduler": scheduler_bench.scheduler,
     "kube_proxy": kube_proxy_bench.kube_proxy,
