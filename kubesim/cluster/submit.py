@@ -35,9 +35,9 @@ def emit_report(report: dict[str, Any]) -> None:
 
 def submit(spec_path: str, name: str, address: str, report_path: Path | None, console: Console,
            python: str = "python") -> int:
-    from ray.job_submission import JobSubmissionClient
+    from kubesim.runtime.ray.jobs import job_client
 
-    client = JobSubmissionClient(address)
+    client = job_client(address)
     workdir = Path(tempfile.mkdtemp(prefix="kubesim-job-"))
     shutil.copy(spec_path, workdir / "spec.yaml")
     submission_id = f"kubesim-{name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -22,6 +22,7 @@ def ensure_ray(address: str | None = None, *, dashboard: bool = False, num_cpus:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
     else:
         ray.init(
+            address="local",  # a new instance, never a `ray start` cluster found on this machine
             _node_ip_address="127.0.0.1",
             include_dashboard=dashboard,
             num_cpus=num_cpus,
