@@ -21,7 +21,10 @@ Messages (all msgpack-encodable):
 Around the request path it runs what kube-apiserver runs beside it: etcd compaction
 every --etcd-compaction-interval (storage/etcd3/compact.go), the stored-object count
 behind apiserver_storage_objects every --etcd-count-metric-poll-period, the APF
-borrowing adjustment every 10 s, and an etcd health probe for /healthz and /readyz.
+borrowing adjustment every 10 s, an etcd health probe for /healthz and /readyz, and
+the `default/kubernetes` Service with its master lease, Endpoints and EndpointSlice every
+10 s (kubernetes_service.py). Services get ClusterIPs and NodePorts from ranges held in
+etcd (storage/service_alloc.py).
 Readiness fails until etcd answers and every watch cache has synced.
 """
 
@@ -45,9 +48,17 @@ from kubesim.components.apiserver.handler import (
     Response,
     WatchResponse,
 )
+from kubesim.components.apiserver.kubernetes_service import ENDPOINT_INTERVAL, KubernetesService
 from kubesim.components.apiserver.metrics import ApiserverMetrics, InstrumentedBackend
 from kubesim.components.apiserver.rest.health import Check
 from kubesim.components.apiserver.storage import ListOptions, ResourceStore, keys
+from kubesim.components.apiserver.storage.etcd_ops import EtcdOps
+from kubesim.components.apiserver.storage.ranges import ServiceRange
+from kubesim.components.apiserver.storage.service_alloc import (
+    DEFAULT_SERVICE_CLUSTER_IP_RANGE,
+    DEFAULT_SERVICE_NODE_PORT_RANGE,
+    ServiceAllocator,
+)
 from kubesim.components.apiserver.watchcache import CacheSettings, WatchCache
 from kubesim.components.etcd.client import APISERVER_KEEPALIVE_TIMEOUT, EtcdClient
 from kubesim.components.etcd.errors import EtcdError
@@ -97,7 +108,10 @@ class ApiServerSettings:
     etcd_count_metric_poll_period: float = 60.0
     etcd_healthcheck_interval: float = 1.0
     enable_admission_plugins: tuple[str, ...] | None = None  # None: the default set
-    advertise_address: str = "127.0.0.1:6443"
+    advertise_address: str = "127.0.0.1:6443"  # --advertise-address and --secure-port
+    # --service-cluster-ip-range: kubeadm's default (the binary's own is 10.0.0.0/24)
+    service_cluster_ip_range: str = DEFAULT_SERVICE_CLUSTER_IP_RANGE
+    service_node_port_range: str = DEFAULT_SERVICE_NODE_PORT_RANGE  # --service-node-port-range
 
     @classmethod
     def from_cost(cls, cost: CostModel, **overrides: Any) -> ApiServerSettings:
@@ -191,10 +205,13 @@ class ApiServer(Actor):
         self.served: dict[tuple[str, str, str], Served] = {}
         cache_settings = CacheSettings(lower_bound_capacity=s.default_watch_cache_size,
                                        upper_bound_capacity=s.watch_cache_upper_bound)
+        allocator = ServiceAllocator(EtcdOps(backend), ctx.random, s.service_cluster_ip_range,
+                                     s.service_node_port_range)
         for kind in kinds.KINDS:
             if kind.resource == "bindings":
                 continue
-            store = ResourceStore(kind, backend, now=self.wall_now, rng=ctx.random)
+            store = ResourceStore(kind, backend, now=self.wall_now, rng=ctx.random,
+                                  allocator=allocator if kind.group_resource == "services" else None)
             cache = WatchCache(store, clock=ctx, settings=cache_settings)
             self.served[(kind.group, kind.version, kind.resource)] = Served(kind, store, cache)
         by_gr = {sv.kind.group_resource: sv for sv in self.served.values()}
@@ -251,7 +268,20 @@ class ApiServer(Actor):
         self.ctx.spawn(self._count_objects())  # JitterUntil runs the count once at once
         self.ctx.call_every(SYSTEM_NAMESPACES_INTERVAL,
                             lambda: self.ctx.spawn(self._ensure_system_namespaces()))
+        self.kubernetes_service = KubernetesService(
+            self.etcd, self.served[("", "v1", "services")].store,
+            self.served[("", "v1", "endpoints")].store,
+            self.served[("discovery.k8s.io", "v1", "endpointslices")].store,
+            ServiceRange.cidr(s.service_cluster_ip_range).first(), s.advertise_address)
+        self.ctx.call_every(ENDPOINT_INTERVAL,
+                            lambda: self.ctx.spawn(self._reconcile_kubernetes_service()), first=0.0)
         self.started = True
+
+    async def _reconcile_kubernetes_service(self) -> None:
+        try:
+            await self.kubernetes_service.reconcile()
+        except (status.APIError, EtcdError, CallTimeout, RemoteError):
+            return  # etcd is not there or a write lost a race: next interval
 
     async def _create_if_missing(self, served: Served, obj: dict[str, Any]) -> None:
         try:

@@ -33,6 +33,7 @@ from kubesim.components.apiserver.storage.options import (
     ListOptions,
     validate_delete_options,
 )
+from kubesim.components.apiserver.storage.service_alloc import Allocation, ServiceAllocator
 from kubesim.components.apiserver.storage.strategy import (
     before_create,
     before_update,
@@ -60,17 +61,22 @@ class _AlreadyDeleting(Exception):
     pass
 
 
+class _Replan(Exception):
+    """The object changed after its allocations were planned against it."""
+
+
 class ResourceStore:
     """The registry store of ``kind`` over ``backend``."""
 
     def __init__(self, kind: Kind, backend: EtcdBackend, *, now: Callable[[], float],
-                 rng: random.Random) -> None:
+                 rng: random.Random, allocator: ServiceAllocator | None = None) -> None:
         self.kind = kind
         self.backend = backend
         self.now = now
         self.rng = rng
         self.strategy = strategy_for(kind)
         self.ops = EtcdOps(backend)
+        self.allocator = allocator  # services: ClusterIPs and NodePorts (BeginCreate/Update)
 
     # ------------------------------------------------------------------ helpers
     def key(self, namespace: str, name: str) -> bytes:
@@ -116,6 +122,18 @@ class ResourceStore:
         if generated:
             metadata["name"] = meta.generate_name(metadata["generateName"], self.rng)
         before_create(self.kind, namespace, obj, self.now(), meta.new_uid(self.rng))
+        if self.allocator is None:
+            return await self._store_new(obj, generated, dry_run)
+        txn = await self.allocator.begin_create(obj, dry_run)
+        try:
+            created = await self._store_new(obj, generated, dry_run)
+        except BaseException:
+            await self.allocator.finish(txn, False, dry_run)
+            raise
+        return created
+
+    async def _store_new(self, obj: Obj, generated: bool, dry_run: bool) -> Obj:
+        metadata = obj["metadata"]
         name = metadata["name"]
         key = self.key(metadata.get("namespace", ""), name)
         if dry_run:
@@ -175,6 +193,41 @@ class ResourceStore:
     async def _update(self, namespace: str, name: str, updated_object: Callable[[Obj | None], Obj],
                       subresource: str, preconditions: Preconditions | None, dry_run: bool,
                       allow_create: bool) -> tuple[Obj, bool]:
+        if self.allocator is None or subresource:
+            return await self._update_once(namespace, name, updated_object, subresource,
+                                           preconditions, dry_run, allow_create, None)
+        return await self._update_allocating(namespace, name, updated_object, preconditions,
+                                             dry_run, allow_create, self.allocator)
+
+    async def _update_allocating(self, namespace: str, name: str,
+                                 updated_object: Callable[[Obj | None], Obj],
+                                 preconditions: Preconditions | None, dry_run: bool,
+                                 allow_create: bool, allocator: ServiceAllocator) -> tuple[Obj, bool]:
+        """BeginUpdate for services: plan the object against the stored one, allocate what it
+        needs, then write it only if the stored object is still the one planned against."""
+        while True:
+            state = await self.ops.get(self.key(namespace, name))
+            if state is None:
+                raise self._not_found(name)
+            draft = updated_object(copy.deepcopy(state.obj))
+            txn = await allocator.begin_update(draft, state.obj, dry_run)
+            planned = (state.obj["metadata"]["resourceVersion"], draft, txn)
+            try:
+                out = await self._update_once(namespace, name, updated_object, "", preconditions,
+                                              dry_run, allow_create, planned)
+            except _Replan:
+                await allocator.finish(txn, False, dry_run)
+                continue
+            except BaseException:
+                await allocator.finish(txn, False, dry_run)
+                raise
+            await allocator.finish(txn, True, dry_run)
+            return out
+
+    async def _update_once(self, namespace: str, name: str,
+                           updated_object: Callable[[Obj | None], Obj], subresource: str,
+                           preconditions: Preconditions | None, dry_run: bool, allow_create: bool,
+                           planned: tuple[str, Obj, Allocation] | None) -> tuple[Obj, bool]:
         key = self.key(namespace, name)
         creating = False
         can_create = allow_create and self.strategy.allow_create_on_update and not subresource
@@ -188,7 +241,12 @@ class ResourceStore:
                 new = updated_object(None)
                 return before_create(self.kind, namespace, new, self.now(), meta.new_uid(self.rng))
             creating = False
-            new = updated_object(copy.deepcopy(existing))
+            if planned is None:
+                new = updated_object(copy.deepcopy(existing))
+            elif planned[0] != existing["metadata"]["resourceVersion"]:
+                raise _Replan()
+            else:
+                new = copy.deepcopy(planned[1])
             existing_rv = existing["metadata"]["resourceVersion"]
             new_meta = new.setdefault("metadata", {})
             new_rv = new_meta.get("resourceVersion") or ""
@@ -212,7 +270,9 @@ class ResourceStore:
                 key, try_update, ignore_not_found=can_create, preconditions=preconditions,
                 dry_run=dry_run)
         except _EmptiedFinalizers as e:
-            await self._delete_without_finalizers(key, name, preconditions, dry_run)
+            deleted = await self._delete_without_finalizers(key, name, preconditions, dry_run)
+            if deleted is not None and self.allocator is not None and not dry_run:
+                await self._release(deleted)
             return e.obj, False
         except KeyNotFound:
             raise self._not_found(name) from None
@@ -222,11 +282,11 @@ class ResourceStore:
 
     async def _delete_without_finalizers(self, key: bytes, name: str,
                                          preconditions: Preconditions | None,
-                                         dry_run: bool) -> None:
+                                         dry_run: bool) -> Obj | None:
         try:
-            await self.ops.delete(key, preconditions=preconditions, dry_run=dry_run)
+            return await self.ops.delete(key, preconditions=preconditions, dry_run=dry_run)
         except KeyNotFound:
-            pass  # several updates raced to remove the last finalizer
+            return None  # several updates raced to remove the last finalizer
         except PreconditionFailed as e:
             raise self._precondition_conflict(name, key, e) from None
 
@@ -277,7 +337,18 @@ class ResourceStore:
             raise self._not_found(name) from None
         except PreconditionFailed as e:
             raise self._precondition_conflict(name, key, e) from None
+        if self.allocator is not None and not opts.dry_run:
+            await self._release(deleted)
         return self._deleted_result(deleted), True
+
+    async def _release(self, deleted: Obj) -> None:
+        """AfterDelete of services: give the IPs and node ports back. The object is gone
+        whatever happens here; a release etcd refuses leaks until a repair would run."""
+        assert self.allocator is not None
+        try:
+            await self.allocator.release(deleted)
+        except status.APIError:
+            pass
 
     async def _update_for_deletion(self, key: bytes, name: str, current: Obj,
                                    opts: DeleteOptions, pre: Preconditions) -> _DeletionUpdate:
