@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # renders the load-test HTML report)
 DEBS := prometheus etcd-server etcd-client chromium
 
-.PHONY: venv system-deps demo test bench lint clean
+.PHONY: venv system-deps demo test bench bench-scale lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.run --out bench/results.json
 	$(BIN)/python -m pytest -q -m slow
+
+# the whole cluster at 500 to 5,000 nodes on sim (hours on 2 cores; SCALE_SIZES and
+# SCALE_PODS_PER_NODE choose less): section "scale" of bench/results.json, bench/scale.svg
+bench-scale: $(STAMP)
+	$(BIN)/python -m pip install -q py-spy || echo "note: no py-spy, profiles come from cProfile"
+	$(BIN)/python -m bench.scale_bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check kubesim tests bench
