@@ -136,6 +136,7 @@ def top_from_pyspy(raw: Path, top: int = TOP) -> dict[str, Any]:
     """Self and inclusive shares of the busiest functions from py-spy's collapsed stacks."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    components: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -145,11 +146,23 @@ def top_from_pyspy(raw: Path, top: int = TOP) -> dict[str, Any]:
         own[frames[-1]] += n
         for frame in set(frames):
             inclusive[frame] += n
+        components[_component(stack)] += n
     project = {f: n for f, n in inclusive.items() if "kubesim/" in f and not f.startswith("<module>")}
     return {"profiler": "py-spy", "samples": total,
+            "by_component": {c: round(n / total, 4) for c, n in components.most_common()},
             "self": [[f, round(n / total, 4)] for f, n in own.most_common(top)],
             "inclusive_kubesim": [[f, round(n / total, 4)]
                                   for f, n in sorted(project.items(), key=lambda kv: -kv[1])[:top]]}
+
+
+def _component(stack: str) -> str:
+    """Whose work a sample is: the innermost kubesim package on the stack (components/etcd,
+    runtime, loadgen, ...), or `other` (the interpreter, imports)."""
+    parts = [f.rsplit("/kubesim/", 1)[1] for f in stack.split(";") if "/kubesim/" in f]
+    if not parts:
+        return "other"
+    path = parts[-1].split("/")
+    return "/".join(path[:2]) if path[0] == "components" and len(path) > 2 else path[0].rsplit(".", 1)[0]
 
 
 def _frame(frame: str) -> str:
