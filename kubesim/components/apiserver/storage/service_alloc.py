@@ -184,6 +184,7 @@ class ServiceAllocator:
     async def begin_update(self, svc: Obj, old: Obj, dry_run: bool) -> Allocation:
         """``patchAllocatedValues`` + ``allocateUpdate``: keep what ``old`` holds, allocate
         what the new type needs, and note what it no longer needs."""
+        _drop_type_dependent_fields(svc, old)
         _patch_allocated_values(svc, old)
         spec, old_spec = _spec(svc), _spec(old)
         txn = Allocation()
@@ -255,6 +256,29 @@ def _node_ports(svc: Obj) -> list[int]:
     if _needs_health_check(svc) and spec.get("healthCheckNodePort"):
         out.append(int(spec["healthCheckNodePort"]))
     return out
+
+
+def _drop_type_dependent_fields(svc: Obj, old: Obj) -> None:
+    """``dropTypeDependentFields`` (Service PrepareForUpdate): on a type change, what the new
+    type does not use and the update left as it was goes (``kubectl edit`` of the type)."""
+    spec, old_spec = _spec(svc), _spec(old)
+    if spec.get("type") == old_spec.get("type"):
+        return
+    if old_spec.get("type") != "ExternalName" and spec.get("type") == "ExternalName":
+        if spec.get("clusterIPs") == old_spec.get("clusterIPs") and \
+                spec.get("clusterIP") == old_spec.get("clusterIP"):
+            for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                spec.pop(key, None)
+    if old_spec.get("type") in NODE_PORT_TYPES and spec.get("type") not in NODE_PORT_TYPES:
+        if [p.get("nodePort") for p in spec.get("ports") or []] == \
+                [p.get("nodePort") for p in old_spec.get("ports") or []]:
+            for port in spec.get("ports") or []:
+                port.pop("nodePort", None)
+        if spec.get("externalTrafficPolicy") == old_spec.get("externalTrafficPolicy"):
+            spec.pop("externalTrafficPolicy", None)
+    if _needs_health_check(old) and not _needs_health_check(svc) and \
+            spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort"):
+        spec.pop("healthCheckNodePort", None)
 
 
 def _patch_allocated_values(svc: Obj, old: Obj) -> None:
