@@ -1,7 +1,9 @@
 """The kubelet: one node's agent, after kubernetes/pkg/kubelet (v1.32).
 
 Modules:
-    kubelet         the actor: registration, Lease, node status, watches, status writes
+    kubelet         the actor: registration, Lease, node status, watches, status writes, node
+                    faults (stop/start the service, network down/up), kubelet_spec
+    network         the node's link to the control plane (a switch in front of its API client)
     syncloop        the pure pod management: sources, admission, pod workers, PLEG, agenda
     podworker       one pod's state machine (sync, terminate), pure
     podstatus       the pod status the kubelet reports (phase, conditions, container statuses)
