@@ -10,10 +10,17 @@ OWNER_UID = "owner-uid"
 NODE_NAME = "node-name"  # kubesim.components.client.store.pod_node_name_index
 
 
+def orphan_key(namespace: str) -> str:
+    """The controller-uid index key of the orphans of one namespace (OrphanPodIndexKeyForNamespace)."""
+    return f"^orphan/{namespace}"
+
+
 def controller_uid_index(obj: Obj) -> list[str]:
-    """Objects by the uid of their controller ownerReference ("" for orphans)."""
+    """Objects by the uid of their controller ownerReference; orphans by `orphan_key`."""
     ref = meta.controller_of(obj)
-    return [ref.get("uid", "")] if ref else [""]
+    if ref:
+        return [ref.get("uid", "")]
+    return [orphan_key((obj.get("metadata") or {}).get("namespace", ""))]
 
 
 def owner_uid_index(obj: Obj) -> list[str]:

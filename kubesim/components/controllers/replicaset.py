@@ -29,7 +29,7 @@ from kubesim.components.controllers.base import (
     unwrap,
 )
 from kubesim.components.controllers.expectations import UIDTrackingExpectations
-from kubesim.components.controllers.indexes import CONTROLLER_UID, controller_uid_index
+from kubesim.components.controllers.indexes import CONTROLLER_UID, controller_uid_index, orphan_key
 from kubesim.components.controllers.ownership import ControllerRefManager
 
 BURST_REPLICAS = 500
@@ -180,8 +180,11 @@ class ReplicaSetController(Controller):
             selector = selectors.from_label_selector(rs["spec"].get("selector"))
         except selectors.SelectorError:
             return
-        candidates = [p for p in self.pod_informer.indexer.by_index("namespace", namespace)
-                      if podutil.is_pod_active(p)]
+        # FilterPodsByOwner (v1.31+): the pods it controls and the namespace's orphans, from
+        # the controller-uid index, not a scan of every pod in the namespace
+        owned = self.pod_informer.indexer.by_index(CONTROLLER_UID, rs["metadata"].get("uid", ""))
+        orphans = self.pod_informer.indexer.by_index(CONTROLLER_UID, orphan_key(namespace))
+        candidates = [p for p in (*owned, *orphans) if podutil.is_pod_active(p)]
         manager = ControllerRefManager(self.client, rs, self.resource,
                                        lambda p: selector.matches(p["metadata"].get("labels")))
         filtered = await manager.claim("pods", candidates)
