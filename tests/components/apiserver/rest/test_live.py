@@ -196,6 +196,23 @@ def test_kubectl_session(live, tmp_path):
     assert live.kubectl("get", "deployment", "web", check=False).stderr.strip() == \
         'Error from server (NotFound): deployments.apps "web" not found'
 
+    # kubectl's typed create commands POST application/vnd.kubernetes.protobuf bodies
+    assert live.kubectl("create", "deployment", "api", "--image=nginx:1.27", "--replicas=2",
+                        "--port=8080").stdout.strip() == "deployment.apps/api created"
+    api = json.loads(live.kubectl("get", "deployment", "api", "-o", "json").stdout)
+    assert api["metadata"]["labels"] == {"app": "api"} and api["spec"]["replicas"] == 2
+    assert api["spec"]["selector"] == {"matchLabels": {"app": "api"}}
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    assert (container["name"], container["image"], container["ports"]) == (
+        "nginx", "nginx:1.27", [{"containerPort": 8080, "protocol": "TCP"}])
+    assert live.kubectl("create", "configmap", "flags", "--from-literal=a=b",
+                        "--from-literal=c=d").stdout.strip() == "configmap/flags created"
+    flags = json.loads(live.kubectl("get", "configmap", "flags", "-o", "json").stdout)
+    assert flags["data"] == {"a": "b", "c": "d"} and "immutable" not in flags
+    assert live.kubectl("create", "namespace", "team").stdout.strip() == "namespace/team created"
+    team = json.loads(live.kubectl("get", "namespace", "team", "-o", "json").stdout)
+    assert team["status"]["phase"] == "Active" and team["spec"]["finalizers"] == ["kubernetes"]
+
     metrics = live.kubectl("get", "--raw", "/metrics").stdout
     for family in ("apiserver_request_total", "apiserver_request_duration_seconds_bucket",
                    "apiserver_current_inflight_requests", "apiserver_storage_objects",
