@@ -2,7 +2,7 @@
 apiserver replicas: unique IPs under concurrent creates through both replicas, the bitmap
 in etcd, release and reuse, a full range, requested IPs and ports (422 with upstream's
 texts), headless and ExternalName Services, type changes, updates that leave the
-allocated values out, and the `default/kubernetes` Service with its endpoints."""
+allocated values out, and the `default/kubernetes` Service with its lease-kept endpoints."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ from typing import Any
 import pytest
 
 from kubesim.api.status import APIError
+from kubesim.components.apiserver.kubernetes_service import (
+    ENDPOINT_INTERVAL,
+    MASTER_LEASE_TTL,
+    KubernetesService,
+)
 from kubesim.components.apiserver.storage.ranges import ServiceRange
 from kubesim.components.apiserver.storage.service_alloc import NODE_PORTS_KEY, SERVICE_IPS_KEY
 from tests.components.apiserver.rest.clusters import TOKEN, sim_control_plane
@@ -263,3 +268,23 @@ def test_a_full_range_then_release_and_reuse():
         assert reused == freed
     finally:
         rt.close()
+
+
+def test_a_replica_whose_master_lease_expires_leaves_the_kubernetes_endpoints(two):
+    rt, plane, (a, _b) = two
+    api = rt.actor(plane.apiservers[0])
+    served = api.served
+    other = KubernetesService(api.etcd, served[("", "v1", "services")].store,
+                              served[("", "v1", "endpoints")].store,
+                              served[("discovery.k8s.io", "v1", "endpointslices")].store,
+                              "10.96.0.1", "192.0.2.7:6443")
+
+    async def joined_then_gone(rt):
+        await other.reconcile()  # one pass of a replica advertising 192.0.2.7, then silence
+        joined = await a.get("endpoints", "default", "kubernetes")
+        await rt.sleep(MASTER_LEASE_TTL + 2 * ENDPOINT_INTERVAL)
+        return joined, await a.get("endpoints", "default", "kubernetes")
+
+    joined, gone = rt.run(joined_then_gone)
+    assert [x["ip"] for x in joined["subsets"][0]["addresses"]] == ["127.0.0.1", "192.0.2.7"]
+    assert [x["ip"] for x in gone["subsets"][0]["addresses"]] == ["127.0.0.1"]
