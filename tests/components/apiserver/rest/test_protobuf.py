@@ -177,3 +177,39 @@ def test_malformed_bodies_are_bad_requests(body):
     with pytest.raises(APIError) as err:
         decode(body)
     assert err.value.code == 400
+
+
+# Bodies kubectl 1.32.4 POSTed (captured from the wire), and the objects its
+# `--dry-run=client -o json` prints for the same commands.
+KUBECTL_BODIES = [
+    ("create service nodeport np --tcp=80:8080 --node-port=30080",
+     "6b3873000a0d0a02763112075365727669636512670a1d0a026e7012001a0022002a003200380042005a090a03"
+     "61707012026e7012420a1d0a0738302d38303830120354435018502207080010903f1a002880eb0112090a0361"
+     "707012026e701a0022084e6f6465506f72743a00420052005a00600068001a020a001a002200",
+     {"apiVersion": "v1", "kind": "Service",
+      "metadata": {"name": "np", "creationTimestamp": None, "labels": {"app": "np"}},
+      "spec": {"ports": [{"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080,
+                          "nodePort": 30080}],
+               "selector": {"app": "np"}, "type": "NodePort"},
+      "status": {"loadBalancer": {}}}),
+    ("create deployment web --image=nginx --replicas=3 --port=80",
+     "6b3873000a150a07617070732f7631120a4465706c6f796d656e7412b8010a1f0a0377656212001a0022002a00"
+     "3200380042005a0a0a0361707012037765621286010803120c0a0a0a0361707012037765621a6c0a1c0a001200"
+     "1a0022002a003200380042005a0a0a036170701203776562124c122e0a056e67696e7812056e67696e782a0032"
+     "0a0a001000185022002a0042006a007200800100880100900100a201001a00320042004a005200580060006800"
+     "8201008a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200",
+     {"apiVersion": "apps/v1", "kind": "Deployment",
+      "metadata": {"name": "web", "creationTimestamp": None, "labels": {"app": "web"}},
+      "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+               "template": {"metadata": {"creationTimestamp": None, "labels": {"app": "web"}},
+                            "spec": {"containers": [{"name": "nginx", "image": "nginx",
+                                                     "ports": [{"containerPort": 80}],
+                                                     "resources": {}}]}},
+               "strategy": {}},
+      "status": {}}),
+]
+
+
+@pytest.mark.parametrize("command,body,expected", KUBECTL_BODIES)
+def test_bodies_kubectl_sent(command, body, expected):
+    assert decode(bytes.fromhex(body)) == expected, command
