@@ -288,3 +288,23 @@ def test_a_replica_whose_master_lease_expires_leaves_the_kubernetes_endpoints(tw
     joined, gone = rt.run(joined_then_gone)
     assert [x["ip"] for x in joined["subsets"][0]["addresses"]] == ["127.0.0.1", "192.0.2.7"]
     assert [x["ip"] for x in gone["subsets"][0]["addresses"]] == ["127.0.0.1"]
+
+
+def test_a_local_load_balancer_gets_a_health_check_node_port(two):
+    rt, plane, (a, _b) = two
+    ports = ServiceRange.ports("30000-32767")
+
+    async def create(rt):
+        return await a.create("services", service("lb-local", type="LoadBalancer",
+                                                  externalTrafficPolicy="Local"))
+
+    svc = rt.run(create)
+    hc = svc["spec"]["healthCheckNodePort"]
+    assert 30000 <= hc <= 32767 and hc != svc["spec"]["ports"][0]["nodePort"]
+    assert str(hc) in stored_bits(rt, plane, NODE_PORTS_KEY, ports)
+
+    async def delete(rt):
+        await a.delete("services", "default", "lb-local")
+
+    rt.run(delete)
+    assert str(hc) not in stored_bits(rt, plane, NODE_PORTS_KEY, ports)

@@ -104,8 +104,8 @@ class ServiceAllocator:
         txn = Allocation()
         try:
             await self._alloc_cluster_ip(svc, txn, dry_run)
-            if _spec(svc).get("type") in NODE_PORT_TYPES or _needs_health_check(svc):
-                await self._alloc_node_ports(svc, {}, txn, dry_run)
+            if _spec(svc).get("type") in NODE_PORT_TYPES:
+                await self._alloc_node_ports(svc, set(), txn, dry_run)
         except BaseException:
             await self.finish(txn, False, dry_run)
             raise
@@ -134,7 +134,7 @@ class ServiceAllocator:
         txn.ips.append(ip)
         spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
 
-    async def _alloc_node_ports(self, svc: Obj, held: dict[int, bool], txn: Allocation,
+    async def _alloc_node_ports(self, svc: Obj, held: set[int], txn: Allocation,
                                 dry_run: bool) -> None:
         """``initNodePorts`` / ``updateNodePorts``: requested ports taken unless ``held`` (the
         old object's), missing ones allocated; ports sharing a port number share a nodePort."""
@@ -193,8 +193,8 @@ class ServiceAllocator:
                 await self._alloc_cluster_ip(svc, txn, dry_run)
             elif spec.get("type") == "ExternalName" and (old_spec.get("clusterIP") or "None") != "None":
                 txn.release_ips.append(old_spec["clusterIP"])
-            held = {p: True for p in _node_ports(old)}
-            if spec.get("type") in NODE_PORT_TYPES or _needs_health_check(svc):
+            held = set(_node_ports(old))
+            if spec.get("type") in NODE_PORT_TYPES:
                 await self._alloc_node_ports(svc, held, txn, dry_run)
             kept = set(_node_ports(svc))
             txn.release_ports.extend(p for p in held if p not in kept)
