@@ -11,10 +11,12 @@ comes from the cost-model profile, as the components read it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kubesim.cluster import names
 from kubesim.cluster.spec import ClusterSpec
+from kubesim.cluster.static_pods import IMAGES as CONTROL_PLANE_IMAGES
 from kubesim.cluster.topology import Plan, PlannedNode
 from kubesim.components.apiserver.client import client_factory
 from kubesim.components.controllers.manager import KubeControllerManager
@@ -26,6 +28,7 @@ from kubesim.components.kubelet.config import (
     NODE_CIDR_MASK_SIZE,
     KubeletConfig,
 )
+from kubesim.components.kubelet.images import SANDBOX_IMAGE
 from kubesim.components.kubelet.kubelet import kubelet_spec
 from kubesim.runtime.actor import ActorSpec
 from kubesim.runtime.base import Runtime
@@ -102,8 +105,13 @@ def pod_network(nodes: int) -> str:
     return DEFAULT_POD_NETWORK if nodes <= per_node else LARGE_POD_NETWORK
 
 
-def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float) -> KubeletConfig:
+def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float,
+                   static_pods: list[dict[str, Any]] | None = None) -> KubeletConfig:
+    """Node `index`'s kubelet; `static_pods`: the manifests in its staticPodPath, whose
+    images the node holds already (kubeadm's preflight pulls them)."""
     settings = node.kubelet
+    manifests = static_pods or []
+    images = sorted({c["image"] for m in manifests for c in m["spec"]["containers"]})
     return KubeletConfig.for_node(
         index, node.name, pod_network=network, zone=node.zone, epoch=epoch,
         capacity=node.shape.capacity(), labels=dict(node.labels),
@@ -111,20 +119,24 @@ def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float) ->
         node_status_update_frequency=settings.node_status_update_frequency,
         node_status_report_frequency=settings.node_status_report_frequency,
         node_lease_duration_seconds=settings.node_lease_duration_seconds,
+        static_pods=manifests, registry_images={i: CONTROL_PLANE_IMAGES[i] for i in images if i in CONTROL_PLANE_IMAGES},
+        preloaded_images=[SANDBOX_IMAGE, *images],
     )
 
 
 def place_node_agents(runtime: Runtime, plan: Plan, apiservers: list[str], epoch: float, *,
-                      kube_proxies: bool = True) -> list[str]:
+                      kube_proxies: bool = True, static_pods: Mapping[str, list[dict[str, Any]]] | None = None
+                      ) -> list[str]:
     """A kubelet and (unless `kube_proxies` is false) a kube-proxy per planned node, on the
     node's machine, packed by host group (a group's kube-proxies share one view of
-    Services and EndpointSlices); the kubelets' addresses."""
+    Services and EndpointSlices); the kubelets' addresses. `static_pods`: the manifests
+    of each node that has some (kubeadm's control-plane pods)."""
     network = pod_network(len(plan.nodes))
     kubelets = []
     for index, node in enumerate(plan.nodes):
         factory = client_factory(apiservers, user=f"system:node:{node.name}", groups=["system:nodes"],
                                  user_agent=f"kubelet/{VERSION}")
-        config = kubelet_config(index, node, network, epoch)
+        config = kubelet_config(index, node, network, epoch, (static_pods or {}).get(node.name))
         spec = kubelet_spec(config, factory, machine=node.name, host=node.host)
         runtime.spawn(spec)
         kubelets.append(str(spec.address))

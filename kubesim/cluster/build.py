@@ -4,7 +4,8 @@
 kubeadm lays it out: an etcd member on each control-plane machine (stacked) or on the
 etcd machines (external), a kube-apiserver, kube-scheduler and kube-controller-manager on
 each of the first `apiservers` / `schedulers` / `controllerManagers` control-plane
-machines, a kubelet and a kube-proxy on every node (`agents.py`), and the load prober on the load
+machines, a kubelet and a kube-proxy on every node (`agents.py`; the control-plane machines'
+kubelets run kubeadm's static pods for those components, `static_pods.py`), and the load prober on the load
 balancer's machine (the clients coming through the LB); `bootstrap.py` waits until they
 serve. `component_leader` says who leads etcd, the scheduler and the controller manager.
 """
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim.cluster import names
-from kubesim.cluster.agents import place_controllers, place_node_agents
+from kubesim.cluster.agents import place_controllers, place_node_agents, pod_network
 from kubesim.cluster.prober import LoadProber
 from kubesim.cluster.spec import ClusterSpec
+from kubesim.cluster.static_pods import control_plane_manifests
 from kubesim.cluster.topology import Plan
 from kubesim.components.apiserver.cluster import admin_token_entry
 from kubesim.components.apiserver.server import ApiServer, ApiServerSettings
@@ -86,7 +88,8 @@ def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
         placed.apiservers.append(str(actor.address))
         placed.machine_of[str(actor.address)] = actor.machine
     placed.controllers = place_controllers(runtime, spec, plan, placed.apiservers, EPOCH)
-    placed.kubelets = place_node_agents(runtime, plan, placed.apiservers, EPOCH)
+    manifests = control_plane_manifests(spec, plan, pod_network(len(plan.nodes)))
+    placed.kubelets = place_node_agents(runtime, plan, placed.apiservers, EPOCH, static_pods=manifests)
     for address in placed.controllers + placed.kubelets:
         placed.machine_of[address] = runtime.machine_of(address)
     check = spec.load_balancer.health_check
