@@ -16,6 +16,7 @@ so its client saw an unknown outcome, and skipping it everywhere is consistent.
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 WINDOW = 1 << 20
@@ -28,27 +29,39 @@ def request_id(incarnation: int, seq: int) -> int:
 
 
 class AppliedRequests:
+    """Per proposer: the highest applied id and the applied ids still inside the window (a
+    set to look them up, the same ids in a min-heap so pruning pops the oldest instead of
+    scanning them all)."""
+
     def __init__(self) -> None:
-        self._seen: dict[int, tuple[int, set[int]]] = {}  # proposer -> (highest id, recent ids)
+        self._seen: dict[int, tuple[int, set[int], list[int]]] = {}  # proposer -> (highest, ids, heap of ids)
 
     def first_time(self, origin: int, req_id: int) -> bool:
         """Record that (origin, req_id) applies now; False if it already did."""
-        highest, recent = self._seen.get(origin, (0, set()))
+        entry = self._seen.get(origin)
+        if entry is None:
+            entry = self._seen[origin] = (0, set(), [])
+        highest, recent, heap = entry
         if req_id in recent or req_id <= highest - WINDOW:
             return False
         recent.add(req_id)
+        heapq.heappush(heap, req_id)
         if req_id > highest:
             highest = req_id
             if len(recent) > 4096:  # prune what the window no longer needs
-                recent = {r for r in recent if r > highest - WINDOW}
-        self._seen[origin] = (highest, recent)
+                while heap[0] <= highest - WINDOW:
+                    recent.discard(heapq.heappop(heap))
+            self._seen[origin] = (highest, recent, heap)
         return True
 
     def to_wire(self) -> list[list[Any]]:
-        return [[origin, highest, sorted(recent)] for origin, (highest, recent) in sorted(self._seen.items())]
+        return [[origin, highest, sorted(recent)] for origin, (highest, recent, _heap) in sorted(self._seen.items())]
 
     @classmethod
     def from_wire(cls, wire: list[list[Any]]) -> AppliedRequests:
         out = cls()
-        out._seen = {int(o): (int(h), set(r)) for o, h, r in wire}
+        for o, h, r in wire:
+            heap = [int(x) for x in r]
+            heapq.heapify(heap)
+            out._seen[int(o)] = (int(h), set(heap), heap)
         return out
