@@ -4,7 +4,8 @@
 Stages: an etcd leader; every kube-apiserver ready (system namespaces and priority
 classes are created by their own bootstrap controllers); the kubeadm addon objects
 (`addons.py`: the kube-proxy DaemonSet); kube-scheduler and kube-controller-manager
-holding their Leases; every node registered and Ready; a kube-proxy pod Ready on every
+holding their Leases; every node registered and Ready; the control plane's static pods
+Running as mirror pods (as kubeadm's wait-control-plane phase); a kube-proxy pod Ready on every
 node; then the spec's workloads, created and their pods available. Node counts come from the controller manager's own gauges
 (`node_collector_zone_size`, `node_collector_unhealthy_nodes_in_zone` of the leading
 replica), so watching thousands of nodes register costs the driver nothing; the end is
@@ -136,6 +137,7 @@ class Bootstrap:
                 raise TimeoutError(f"bootstrap: {counts[0]} of {nodes} nodes registered, {counts[1]} Ready "
                                    f"after {self.timeout:g}s")
             await rt.sleep(POLL)
+        await self._until(self._stage("control-plane pods Running", len(placed.static_pods)), self._static_pods_running)
         await self._until(self._stage("kube-proxy pods Ready", nodes), self._kube_proxy_ready)
         replicas = sum(w.replicas for w in self.spec.workloads)
         if replicas:  # deployed once the nodes have joined, as after `kubeadm join`
@@ -169,6 +171,16 @@ class Bootstrap:
             elif name == "node_collector_unhealthy_nodes_in_zone":
                 unhealthy += value
         return int(size), int(size - unhealthy)
+
+    async def _static_pods_running(self) -> int:
+        """The control plane's mirror pods Running (kubeadm's wait-control-plane phase)."""
+        reply = await api(self.rt, self.placed.apiservers, self.placed.token, "GET", "/api/v1/namespaces/kube-system/pods",
+                          query={"labelSelector": "tier=control-plane"})
+        if reply["code"] != 200:
+            return 0
+        running = {p["metadata"]["name"] for p in reply["body"]["items"]
+                   if (p.get("status") or {}).get("phase") == "Running"}
+        return len(running.intersection(self.placed.static_pods))
 
     async def _kube_proxy_ready(self) -> int:
         reply = await api(self.rt, self.placed.apiservers, self.placed.token, "GET",

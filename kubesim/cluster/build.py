@@ -45,6 +45,7 @@ class Placed:
     token: str
     controllers: list[str] = field(default_factory=list)  # schedulers and controller managers
     kubelets: list[str] = field(default_factory=list)
+    static_pods: list[str] = field(default_factory=list)  # the control plane's mirror pods (kube-system)
     machine_of: dict[str, str] = field(default_factory=dict)
     member_ids: dict[int, str] = field(default_factory=dict)  # etcd member id -> address
 
@@ -90,6 +91,7 @@ def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
     placed.controllers = place_controllers(runtime, spec, plan, placed.apiservers, EPOCH)
     manifests = control_plane_manifests(spec, plan, pod_network(len(plan.nodes)))
     placed.kubelets = place_node_agents(runtime, plan, placed.apiservers, EPOCH, static_pods=manifests)
+    placed.static_pods = [a.static_pod for a in plan.actors if a.static_pod is not None]
     for address in placed.controllers + placed.kubelets:
         placed.machine_of[address] = runtime.machine_of(address)
     check = spec.load_balancer.health_check

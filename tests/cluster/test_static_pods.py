@@ -66,6 +66,13 @@ def run(spec: ClusterSpec, tmp_path: Path, drive: Any) -> Any:
         rt.close()
 
 
+def stage(boot: dict[str, Any], name: str) -> int:
+    """How many the bootstrap stage `name` counted when it finished."""
+    [found] = [s for s in boot["stages"] if s["stage"] == name]
+    assert found["simulated_seconds"] is not None
+    return found["count"]
+
+
 def mirrors(names: list[str]) -> Any:
     """A check: the kube-system pods once every pod of `names` is Running and Ready."""
     async def check(rt: Runtime, placed: Placed) -> dict[str, dict[str, Any]] | None:
@@ -80,7 +87,8 @@ def test_stacked_control_plane_runs_as_mirror_pods_and_a_crashed_machine_goes_no
     expected = [f"{c}-{m}" for m in machines for c in ("etcd", *COMPONENTS)]
 
     async def drive(rt: Runtime, cluster: Any, placed: Placed) -> Any:
-        await Bootstrap(rt, spec, placed, None).run()
+        boot = await Bootstrap(rt, spec, placed, None).run()
+        assert stage(boot, "control-plane pods Running") == len(expected)
         pods = await until(rt, lambda: mirrors(expected)(rt, placed))
         nodes = (await api(rt, placed.apiservers, placed.token, "GET", "/api/v1/nodes"))["body"]["items"]
         executor = FaultExecutor(rt, spec.faults, placed, cluster, rt.now(), "sim")
@@ -134,7 +142,8 @@ def test_external_etcd_has_no_etcd_static_pods(tmp_path):
     expected = [f"{c}-cp-0" for c in COMPONENTS]
 
     async def drive(rt: Runtime, cluster: Any, placed: Placed) -> Any:
-        await Bootstrap(rt, spec, placed, None).run()
+        boot = await Bootstrap(rt, spec, placed, None).run()
+        assert stage(boot, "control-plane pods Running") == len(expected)
         return await until(rt, lambda: mirrors(expected)(rt, placed))
 
     pods = run(spec, tmp_path, drive)
