@@ -27,7 +27,7 @@ system-deps:
 	else echo "note: not root, so $(DEBS) are not installed; tests that need them will skip"; fi
 
 demo: $(STAMP)
-	$(BIN)/kubesim run examples/pingpong.yaml
+	$(BIN)/kubesim run examples/cluster-laptop.yaml --runtime ray
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
