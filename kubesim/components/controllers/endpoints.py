@@ -20,10 +20,10 @@ from kubesim.api import meta
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
-from kubesim.components.client.store import DeletedFinalStateUnknown, Obj, split_meta_namespace_key
+from kubesim.components.client.store import Obj, split_meta_namespace_key
 from kubesim.components.controllers import endpointsutil as eputil
 from kubesim.components.controllers import pods as podutil
-from kubesim.components.controllers.base import Controller, ControllerContext, object_key, unwrap
+from kubesim.components.controllers.base import ControllerContext
 
 MAX_CAPACITY = 1000
 OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
@@ -109,41 +109,15 @@ def capacity_annotation_correct(annotations: dict[str, str], subsets: list[Obj])
     return (marked and total == MAX_CAPACITY) or (not marked and total <= MAX_CAPACITY)
 
 
-class EndpointsController(Controller):
+class EndpointsController(eputil.ServiceController):
     name = "endpoint"
 
     def __init__(self, cc: ControllerContext, workers: int = 5) -> None:
         super().__init__(cc, workers)
         self.recorder = EventRecorder(cc.client, cc.ctx, "endpoint-controller", cc.now)
         self.triggers = eputil.TriggerTimeTracker()
-        self.svc_informer = cc.informers.informer("services")
-        self.pod_informer = cc.informers.informer("pods")
         self.ep_informer = cc.informers.informer("endpoints")
-        self.svc_informer.add_event_handler(EventHandler(
-            on_add=self._enqueue_obj, on_update=lambda old, cur: self._enqueue_obj(cur),
-            on_delete=self._enqueue_obj))
-        self.pod_informer.add_event_handler(EventHandler(
-            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted))
         self.ep_informer.add_event_handler(EventHandler(on_delete=self._enqueue_obj))
-
-    def _enqueue_obj(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        self.enqueue(object_key(obj))
-
-    def _services(self, namespace: str) -> list[Obj]:
-        return self.svc_informer.indexer.by_index("namespace", namespace)
-
-    def _pod_added(self, pod: Obj) -> None:
-        for svc in eputil.services_selecting(self._services(pod["metadata"].get("namespace", "")), pod):
-            self._enqueue_obj(svc)
-
-    def _pod_updated(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
-            return
-        for svc in eputil.pod_changed_services(self._services(cur["metadata"].get("namespace", "")), old, cur):
-            self._enqueue_obj(svc)
-
-    def _pod_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        self._pod_added(unwrap(obj))
 
     async def sync(self, key: str) -> None:
         namespace, name = split_meta_namespace_key(key)

@@ -37,10 +37,8 @@ from kubesim.components.client.workqueue import (
 from kubesim.components.controllers import endpointsutil as eputil
 from kubesim.components.controllers import pods as podutil
 from kubesim.components.controllers.base import (
-    Controller,
     ControllerContext,
     Requeue,
-    object_key,
     unwrap,
 )
 
@@ -331,7 +329,7 @@ class SliceTracker:
         self._written.pop(key, None)
 
 
-class EndpointSliceController(Controller):
+class EndpointSliceController(eputil.ServiceController):
     name = "endpoint_slice"
     max_retries = 15
 
@@ -345,36 +343,12 @@ class EndpointSliceController(Controller):
         self.recorder = EventRecorder(cc.client, cc.ctx, "endpoint-slice-controller", cc.now)
         self.triggers = eputil.TriggerTimeTracker()
         self.tracker = SliceTracker()
-        self.svc_informer = cc.informers.informer("services")
-        self.pod_informer = cc.informers.informer("pods")
         self.node_informer = cc.informers.informer("nodes")
         self.slice_informer = cc.informers.informer(ENDPOINTSLICES)
-        self.svc_informer.add_event_handler(EventHandler(
-            on_add=self._enqueue_obj, on_update=lambda old, cur: self._enqueue_obj(cur),
-            on_delete=self._enqueue_obj))
-        self.pod_informer.add_event_handler(EventHandler(
-            on_add=self._pod_added, on_update=self._pod_updated,
-            on_delete=lambda obj: self._pod_added(unwrap(obj))))
         self.slice_informer.add_event_handler(EventHandler(
             on_add=self._slice_added, on_update=self._slice_updated, on_delete=self._slice_deleted))
 
     # -- event handlers -------------------------------------------------------------------
-    def _enqueue_obj(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        self.enqueue(object_key(obj))
-
-    def _services(self, namespace: str) -> list[Obj]:
-        return self.svc_informer.indexer.by_index("namespace", namespace)
-
-    def _pod_added(self, pod: Obj) -> None:
-        for svc in eputil.services_selecting(self._services(pod["metadata"].get("namespace", "")), pod):
-            self._enqueue_obj(svc)
-
-    def _pod_updated(self, old: Obj, cur: Obj) -> None:
-        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
-            return
-        for svc in eputil.pod_changed_services(self._services(cur["metadata"].get("namespace", "")), old, cur):
-            self._enqueue_obj(svc)
-
     @staticmethod
     def _managed(slice_: Obj) -> bool:
         return (slice_["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) == CONTROLLER_NAME

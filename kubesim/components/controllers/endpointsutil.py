@@ -2,7 +2,8 @@
 staging/src/k8s.io/endpointslice/util): which pods back a Service, how a service port
 maps onto a pod's container port, which services select a pod, and the trigger-time
 tracker behind the `endpoints.kubernetes.io/last-change-trigger-time` annotation (the
-start of the network programming latency SLI).
+start of the network programming latency SLI), and `ServiceController`, the base both
+controllers build on: a Service key queue fed by Service and Pod events.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim.api import meta, selectors
+from kubesim.components.client.events import EventHandler
+from kubesim.components.client.store import DeletedFinalStateUnknown
 from kubesim.components.controllers import pods as podutil
+from kubesim.components.controllers.base import Controller, ControllerContext, object_key, unwrap
 
 Obj = dict[str, Any]
 
@@ -128,3 +132,37 @@ class TriggerTimeTracker:
     def delete(self, namespace: str, name: str) -> None:
         self._states.pop((namespace, name), None)
 
+
+
+class ServiceController(Controller):
+    """A controller keyed by Service: every Service event, and every Pod event that changes
+    which Services select the pod or what they see of it, enqueues the Service."""
+
+    def __init__(self, cc: ControllerContext, workers: int, **kwargs: Any) -> None:
+        super().__init__(cc, workers, **kwargs)
+        self.svc_informer = cc.informers.informer("services")
+        self.pod_informer = cc.informers.informer("pods")
+        self.svc_informer.add_event_handler(EventHandler(
+            on_add=self._enqueue_obj, on_update=lambda old, cur: self._enqueue_obj(cur),
+            on_delete=self._enqueue_obj))
+        self.pod_informer.add_event_handler(EventHandler(
+            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted))
+
+    def _enqueue_obj(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        self.enqueue(object_key(obj))
+
+    def _services(self, namespace: str) -> list[Obj]:
+        return self.svc_informer.indexer.by_index("namespace", namespace)
+
+    def _pod_added(self, pod: Obj) -> None:
+        for svc in services_selecting(self._services(pod["metadata"].get("namespace", "")), pod):
+            self._enqueue_obj(svc)
+
+    def _pod_updated(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
+            return
+        for svc in pod_changed_services(self._services(cur["metadata"].get("namespace", "")), old, cur):
+            self._enqueue_obj(svc)
+
+    def _pod_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        self._pod_added(unwrap(obj))
