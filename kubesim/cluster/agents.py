@@ -93,7 +93,8 @@ def place_controllers(runtime: Runtime, spec: ClusterSpec, plan: Plan, apiserver
         runtime.spawn(ActorSpec(actor.address, KubeControllerManager, actor.machine,
                                 kwargs={"client": factory, "concurrent_syncs": syncs,
                                         "node_lifecycle": node_lifecycle(spec, runtime.cost),
-                                        "leader_elect": flags.leader_elect, "epoch": epoch},
+                                        "leader_elect": flags.leader_elect, "epoch": epoch,
+                                        "kube_api_qps": flags.kube_api_qps, "kube_api_burst": flags.kube_api_burst},
                                 metric_labels={"instance": actor.address.name, "job": "kube-controller-manager"}))
         placed.append(str(actor.address))
     return placed

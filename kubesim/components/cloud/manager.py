@@ -14,8 +14,8 @@ from kubesim.components.cloud.node import CloudNodeController, CloudNodeLifecycl
 from kubesim.components.cloud.provider import CloudProvider
 from kubesim.components.cloud.route import ROUTE_RECONCILIATION_PERIOD, RouteController
 from kubesim.components.cloud.service import ServiceController
-from kubesim.components.controllers.base import Controller, ControllerContext
-from kubesim.components.controllers.manager import ClientFactory, ControllerManager
+from kubesim.components.controllers.base import Controller
+from kubesim.components.controllers.manager import ClientFactory, ContextFactory, ControllerManager
 from kubesim.runtime.address import Address
 
 LEASE_NAME = "cloud-controller-manager"
@@ -45,13 +45,14 @@ class CloudControllerManager(ControllerManager):
         self.concurrent_service_syncs = concurrent_service_syncs
         self.route_reconciliation_period = route_reconciliation_period
 
-    def build_controllers(self, cc: ControllerContext) -> dict[str, Controller]:
+    def build_controllers(self, context: ContextFactory) -> dict[str, Controller]:
         cloud = CloudProvider(self.ctx, self.cloud_address)
         builders = {
-            "cloud-node": lambda: CloudNodeController(cc, cloud),
+            "cloud-node": lambda: CloudNodeController(context(), cloud),
             "cloud-node-lifecycle": lambda: CloudNodeLifecycleController(
-                cc, cloud, self.ctx.cost.value("controller_manager.node_monitor_period")),
-            "service-lb": lambda: ServiceController(cc, cloud, self.concurrent_service_syncs),
-            "node-route": lambda: RouteController(cc, cloud, self.cluster_name, self.route_reconciliation_period),
+                context(), cloud, self.ctx.cost.value("controller_manager.node_monitor_period")),
+            "service-lb": lambda: ServiceController(context(), cloud, self.concurrent_service_syncs),
+            "node-route": lambda: RouteController(context(), cloud, self.cluster_name,
+                                                  self.route_reconciliation_period),
         }
         return {name: builders[name]() for name in self.enabled}

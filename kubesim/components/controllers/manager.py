@@ -17,8 +17,14 @@ Controllers and their flags (`--controllers`, `--concurrent-*-syncs` defaults)::
 "name" enables one. There is no serviceaccount / serviceaccount-token controller: the
 simulated apiserver serves no ServiceAccount or Secret-token machinery for it to manage.
 
+Client-side rate limiting as upstream: every controller gets its own clientset
+(`ClientBuilder.ClientOrDie(name)`), and so its own token bucket of `--kube-api-qps` /
+`--kube-api-burst` (20 / 30, the cost model's `controller_manager.kube_api_qps` / `_burst`);
+the shared informers and the leader election have a bucket each too. A controller that
+writes much (the ReplicaSet controller creating 5,000 pods) is paced by it: 250 s at 20 qps.
+
 `ControllerManager` is the part cloud-controller-manager shares (kubesim/components/cloud):
-the election, the shared informers and the controllers' lifecycle.
+the election, the shared informers, the clients and the controllers' lifecycle.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from kubesim.api.status import APIError
 from kubesim.components.client.api import APIClient, Obj
 from kubesim.components.client.informers import SharedInformerFactory
 from kubesim.components.client.leader_election import LeaderElector, run_leader_election
+from kubesim.components.client.ratelimit import RateLimitedClient
 from kubesim.components.client.workqueue import UNFINISHED_WORK_UPDATE_PERIOD
 from kubesim.components.controllers.base import Controller, ControllerContext
 from kubesim.components.controllers.registry import CONTROLLERS, NodeLifecycleOptions, enabled
@@ -45,6 +52,8 @@ LEASE_NAMESPACE = "kube-system"
 LEASES = "leases.coordination.k8s.io"
 
 ClientFactory = Callable[[Context], APIClient]
+#: A new ControllerContext on the shared informers, with a client (and token bucket) of its own.
+ContextFactory = Callable[[], ControllerContext]
 
 
 class ControllerManager(Actor):
@@ -55,8 +64,11 @@ class ControllerManager(Actor):
     lease_name = ""
 
     def __init__(self, client: ClientFactory, *, leader_elect: bool = True, epoch: float = 0.0,
-                 min_resync_period: float = 12 * 3600.0) -> None:
+                 min_resync_period: float = 12 * 3600.0, kube_api_qps: float | None = None,
+                 kube_api_burst: int | None = None) -> None:
         self._client_factory = client
+        self.kube_api_qps = kube_api_qps
+        self.kube_api_burst = kube_api_burst
         self.leader_elect = leader_elect
         self.epoch = epoch
         self.min_resync_period = min_resync_period
@@ -65,12 +77,13 @@ class ControllerManager(Actor):
         self.elector: LeaderElector | None = None
         self._work_timer: Timer | None = None
 
-    def build_controllers(self, cc: ControllerContext) -> dict[str, Controller]:
-        """The enabled controllers, built on the shared informers of `cc`."""
+    def build_controllers(self, context: ContextFactory) -> dict[str, Controller]:
+        """The enabled controllers, each built on a `context()` of its own."""
         raise NotImplementedError
 
     def on_start(self) -> Any:
-        self.client = self._client_factory(self.ctx)
+        self._base_client = self._client_factory(self.ctx)
+        self.client = self._new_client()  # the leader election's
         self._master = self.ctx.metrics.gauge(
             "leader_election_master_status",
             "[ALPHA] Gauge of if the reporting system is master of the relevant lease, 0 "
@@ -118,11 +131,20 @@ class ControllerManager(Actor):
             return False
         return True
 
+    def _new_client(self) -> APIClient:
+        """A clientset with its own token bucket (rest.Config QPS / Burst)."""
+        qps = self.kube_api_qps if self.kube_api_qps is not None else float(
+            self.ctx.cost.value("controller_manager.kube_api_qps"))
+        burst = self.kube_api_burst if self.kube_api_burst is not None else int(
+            self.ctx.cost.value("controller_manager.kube_api_burst"))
+        return RateLimitedClient(self._base_client, self.ctx, qps, burst)
+
     async def _start_controllers(self) -> None:
         self._master.set(1)
-        informers = SharedInformerFactory(self.client, self.ctx, resync_period=self._resync_period())
+        informers = SharedInformerFactory(self._new_client(), self.ctx, resync_period=self._resync_period())
         self.informers = informers
-        built = self.build_controllers(ControllerContext(self.ctx, self.client, informers, self.epoch))
+        built = self.build_controllers(
+            lambda: ControllerContext(self.ctx, self._new_client(), informers, self.epoch))
         informers.start()
         await informers.wait_for_cache_sync()
         if self.informers is not informers:
@@ -168,18 +190,21 @@ class KubeControllerManager(ControllerManager):
         leader_elect: bool = True,
         epoch: float = 0.0,
         min_resync_period: float = 12 * 3600.0,
+        kube_api_qps: float | None = None,
+        kube_api_burst: int | None = None,
     ) -> None:
-        super().__init__(client, leader_elect=leader_elect, epoch=epoch, min_resync_period=min_resync_period)
+        super().__init__(client, leader_elect=leader_elect, epoch=epoch, min_resync_period=min_resync_period,
+                         kube_api_qps=kube_api_qps, kube_api_burst=kube_api_burst)
         self.enabled = enabled(controllers)
         self.concurrent_syncs = dict(concurrent_syncs or {})
         self.node_lifecycle = node_lifecycle or NodeLifecycleOptions()
 
-    def build_controllers(self, cc: ControllerContext) -> dict[str, Controller]:
+    def build_controllers(self, context: ContextFactory) -> dict[str, Controller]:
         built: dict[str, Controller] = {}
         for name, entry in CONTROLLERS.items():
             if name in self.enabled:
                 workers = self.concurrent_syncs.get(name, entry.workers)
-                built[name] = entry.build(cc, workers, self.node_lifecycle)
+                built[name] = entry.build(context(), workers, self.node_lifecycle)
         return built
 
 

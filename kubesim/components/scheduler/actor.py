@@ -39,6 +39,7 @@ from kubesim.components.client.api import APIClient, Obj
 from kubesim.components.client.events import EventHandler, Informer
 from kubesim.components.client.informers import SharedInformerFactory
 from kubesim.components.client.leader_election import LeaderElector, run_leader_election
+from kubesim.components.client.ratelimit import RateLimitedClient
 from kubesim.components.client.recorder import EventRecorder
 from kubesim.components.client.store import DeletedFinalStateUnknown
 from kubesim.components.scheduler.config import SchedulerConfig
@@ -52,7 +53,6 @@ from kubesim.components.scheduler.podstatus import (
     unschedulable_patch,
 )
 from kubesim.components.scheduler.queue import BACKOFF_FLUSH_PERIOD, UNSCHEDULABLE_FLUSH_PERIOD
-from kubesim.components.scheduler.ratelimit import RateLimitedClient
 from kubesim.components.scheduler.registry import Registry, in_tree_registry
 from kubesim.components.scheduler.scheduler import (
     Assumed,

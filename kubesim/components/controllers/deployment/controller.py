@@ -29,7 +29,13 @@ from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
 from kubesim.components.client.store import DeletedFinalStateUnknown, Obj
 from kubesim.components.controllers import pods as podutil
-from kubesim.components.controllers.base import Controller, ControllerContext, object_key, unwrap
+from kubesim.components.controllers.base import (
+    Controller,
+    ControllerContext,
+    Requeue,
+    object_key,
+    unwrap,
+)
 from kubesim.components.controllers.deployment import util
 from kubesim.components.controllers.indexes import CONTROLLER_UID, controller_uid_index
 from kubesim.components.controllers.ownership import ControllerRefManager
@@ -430,6 +436,11 @@ class DeploymentController(Controller):
             if util.replicas(rs) == 0 or util.replicas(rs) == util.status_of(rs, "availableReplicas"):
                 continue
             count = min(max_cleanup - total, util.replicas(rs) - util.status_of(rs, "availableReplicas"))
+            if count < 0:
+                # the ReplicaSet's status still counts pods its spec no longer wants
+                raise Requeue(f"when cleaning up unhealthy replicas, got invalid request to scale down "
+                              f"{rs['metadata']['namespace']}/{rs['metadata']['name']} "
+                              f"{util.replicas(rs)} -> {util.replicas(rs) - count}")
             _, old_rss[i] = await self._scale_rs_and_record(rs, util.replicas(rs) - count, d)
             total += count
         return old_rss, total
