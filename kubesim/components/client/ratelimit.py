@@ -1,8 +1,10 @@
-"""client-go's client-side rate limiting for the scheduler's clients: every request of a
-clientset waits for a token of its own bucket (``flowcontrol.NewTokenBucketRateLimiter``
-with ``clientConnection.qps`` / ``burst``: 50 / 100 for kube-scheduler). kube-scheduler
-builds separate clientsets for its API calls, its events and its leader election, so each
-gets its own :class:`RateLimitedClient`.
+"""client-go's client-side rate limiting: every request of a clientset waits for a token of
+its own bucket (``flowcontrol.NewTokenBucketRateLimiter`` from the rest config's QPS and
+Burst). kube-scheduler (``clientConnection.qps`` / ``burst``: 50 / 100) builds separate
+clientsets for its API calls, its events and its leader election;
+kube-controller-manager (``--kube-api-qps`` / ``--kube-api-burst``: 20 / 30) builds one per
+controller (``ClientBuilder.ClientOrDie(name)``) and one for the shared informers. Each gets
+its own :class:`RateLimitedClient`.
 """
 
 from __future__ import annotations
