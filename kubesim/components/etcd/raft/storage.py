@@ -121,4 +121,7 @@ class MemoryStorage:
         k = entries[0].index - self._offset()
         if k > len(self._ents):
             raise ValueError(f"missing log entry [last: {self.last_index()}, append at: {entries[0].index}]")
-        self._ents = self._ents[:k] + list(entries)
+        # in place, as etcd's `append(ms.ents, entries...)`: copying the whole log on every
+        # append made each write cost O(entries since the last compaction)
+        del self._ents[k:]
+        self._ents.extend(entries)
