@@ -120,6 +120,7 @@ def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float,
         node_status_update_frequency=settings.node_status_update_frequency,
         node_status_report_frequency=settings.node_status_report_frequency,
         node_lease_duration_seconds=settings.node_lease_duration_seconds,
+        kube_api_qps=settings.kube_api_qps, kube_api_burst=settings.kube_api_burst,
         static_pods=manifests, registry_images={i: CONTROL_PLANE_IMAGES[i] for i in images if i in CONTROL_PLANE_IMAGES},
         preloaded_images=[SANDBOX_IMAGE, *images],
     )

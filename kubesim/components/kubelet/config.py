@@ -53,6 +53,8 @@ class KubeletConfig:
     node_status_update_frequency: float | None = None
     node_status_report_frequency: float | None = None
     node_lease_duration_seconds: int | None = None
+    kube_api_qps: float | None = None
+    kube_api_burst: int | None = None
     epoch: float = 0.0  # the Unix time simulated time 0 stands for
     kubelet_version: str = "v1.32.0"
     container_runtime_version: str = "containerd://1.7.24"

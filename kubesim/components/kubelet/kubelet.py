@@ -15,6 +15,11 @@ It does the kubelet's I/O through an `APIClient` (kubernetes/pkg/kubelet, v1.32)
   fileCheckFrequency (20 s) after they change.
 The sync loop's agenda needs one timer; lease renewal and node status share another.
 
+Clients as in cmd/kubelet/app/server.go: the kube client (registration, informers, pod
+status, mirror pods) is rate limited client-side by kubeAPIQPS / kubeAPIBurst (50 / 100);
+the heartbeat client (Lease renewal, node status) has QPS -1, no throttling, so a kubelet
+busy writing pod statuses never lets its node go NotReady.
+
 Spawn it with ``metric_labels={"node": <name>}`` so every kubelet metric carries the node.
 
 Node faults (what a fault executor calls; every op is a message, so they work on every
@@ -46,6 +51,7 @@ from kubesim.api.status import APIError
 from kubesim.components.client.api import APIClient, Obj
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.informers import SharedInformerFactory
+from kubesim.components.client.ratelimit import RateLimitedClient
 from kubesim.components.client.store import DeletedFinalStateUnknown
 from kubesim.components.kubelet import nodestatus
 from kubesim.components.kubelet.config import KubeletConfig
@@ -87,7 +93,10 @@ class Kubelet(Actor):
     def on_start(self) -> None:
         ctx = self.ctx
         self.link = NetworkLink(self.client_factory(ctx), self.cfg.node_name)
-        self.client = self.link
+        self.heartbeat_client: APIClient = self.link
+        self.client: APIClient = RateLimitedClient(
+            self.link, ctx, float(self.cfg.kube_api_qps or ctx.cost.value("kubelet.kube_api_qps")),
+            int(self.cfg.kube_api_burst or ctx.cost.value("kubelet.kube_api_burst")))
         self.metrics = KubeletMetrics(ctx.metrics, self.cfg.node_name)
         cfg = self.cfg
         self.lease_duration = int(cfg.node_lease_duration_seconds or ctx.cost.value("kubelet.node_lease_duration"))
@@ -369,16 +378,16 @@ class Kubelet(Actor):
             try:
                 if self._lease is None:
                     try:
-                        self._lease = await self.client.get("leases.coordination.k8s.io",
+                        self._lease = await self.heartbeat_client.get("leases.coordination.k8s.io",
                                                             nodestatus.LEASE_NAMESPACE, self.cfg.node_name)
                     except APIError as err:
                         if err.code != 404:
                             raise
-                        self._lease = await self.client.create(
+                        self._lease = await self.heartbeat_client.create(
                             "leases.coordination.k8s.io",
                             nodestatus.new_lease(self.cfg, self.node_uid, self.lease_duration, now))
                         return
-                self._lease = await self.client.update(
+                self._lease = await self.heartbeat_client.update(
                     "leases.coordination.k8s.io",
                     nodestatus.renewed(self._lease, self.cfg, self.node_uid, self.lease_duration, now))
                 return
@@ -399,8 +408,8 @@ class Kubelet(Actor):
         if not nodestatus.status_changed(self._posted, status) and now - self._last_report < self.report_frequency:
             return
         try:
-            await self.client.patch("nodes", "", self.cfg.node_name, nodestatus.status_patch(old, status),
-                                    subresource="status")
+            await self.heartbeat_client.patch("nodes", "", self.cfg.node_name,
+                                              nodestatus.status_patch(old, status), subresource="status")
         except (APIError, RuntimeErrorBase):
             return
         self._posted = status

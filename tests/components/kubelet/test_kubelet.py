@@ -177,3 +177,26 @@ def test_startup_sli_excludes_the_image_pull(cluster):
     assert start >= 5.0  # the pull took 5 s of it
     assert 0.0 < sli <= running - created - 5.0 + 1e-9
     assert sli < start - 4.0
+
+
+def test_kube_api_qps_paces_pod_writes_but_not_the_heartbeat(cluster):
+    """kubeAPIQPS / kubeAPIBurst throttle the kube client; the heartbeat client (Lease,
+    node status) is unthrottled, as the kubelet builds it with QPS -1."""
+    cluster.kubelet(1, kube_api_qps=1.0, kube_api_burst=1)
+
+    async def main():
+        await cluster.rt.sleep(1.0)
+        for i in range(15):
+            await cluster.api.create("pods", web_pod(f"web-{i}"))
+        await cluster.until(lambda: all(p["status"].get("phase") == "Running"
+                                        for p in cluster.api.objects("pods", "default")), timeout=300.0)
+        await cluster.rt.sleep(30.0)
+
+    cluster.run(main)
+    throttled = [t for t, _, res, sub in cluster.log
+                 if not res.startswith("leases") and (res, sub) != ("nodes", "status")]
+    assert len(throttled) > 30
+    gaps = [b - a for a, b in zip(throttled, throttled[1:], strict=False)]
+    assert min(gaps) >= 1.0 - 1e-6  # one token a second, burst 1
+    leases = [t for t, verb, res, _ in cluster.log if verb == "update" and res.startswith("leases")]
+    assert all(b - a == 10.0 for a, b in zip(leases, leases[1:], strict=False))
