@@ -38,6 +38,12 @@ from kubesim.components.apiserver.storage.listing import list_object
 from kubesim.components.apiserver.storage.options import NOT_OLDER_THAN, parse_resource_version
 from kubesim.components.apiserver.storage.predicate import Attrs, Predicate
 from kubesim.components.apiserver.watchcache.budget import TimeBudget
+from kubesim.components.apiserver.watchcache.indexed import (
+    IndexedWatchers,
+    exact_match,
+    trigger_field,
+    watch_scope,
+)
 from kubesim.components.apiserver.watchcache.settings import CacheSettings
 from kubesim.components.apiserver.watchcache.watcher import CacheWatcher
 from kubesim.components.apiserver.watchcache.window import (
@@ -87,8 +93,8 @@ class WatchCache:
         s = self.settings
         self._window = EventWindow(s.lower_bound_capacity, s.upper_bound_capacity,
                                    s.event_fresh_duration)
-        self._watchers: dict[int, CacheWatcher] = {}
-        self._next_watcher = 0
+        self._trigger = trigger_field(self.kind)
+        self._watchers = IndexedWatchers()
         self._budget = TimeBudget(s.dispatch_budget, s.dispatch_budget_refresh_per_second,
                                   clock.now())
         self._ready = asyncio.Event()
@@ -228,7 +234,7 @@ class WatchCache:
 
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(self, event: CacheEvent) -> None:
-        blocked = [w for w in list(self._watchers.values()) if w.wants(event) and not w.add(event)]
+        blocked = [w for w in self._candidates(event) if w.wants(event) and not w.add(event)]
         if not blocked:
             return
         started = self.clock.now()
@@ -244,6 +250,20 @@ class WatchCache:
                     self._terminate(watcher)  # could not keep up
                     break
         self._budget.return_unused(budget - (self.clock.now() - started))
+
+    def _candidates(self, event: CacheEvent) -> list[CacheWatcher]:
+        """``startDispatching``: the watchers of the event's scopes and trigger values."""
+        assert event.attrs is not None
+        fields = event.attrs[1]
+        values: list[str] | None = None
+        if self._trigger is not None:
+            values = [fields.get(self._trigger, "")]
+            if event.prev_attrs is not None:
+                previous = event.prev_attrs[1].get(self._trigger, "")
+                if previous != values[0]:
+                    values.append(previous)
+        return self._watchers.for_event(fields.get("metadata.namespace", ""),
+                                        fields.get("metadata.name", ""), values)
 
     async def _wait(self, awaitable: Awaitable[Any], timeout: float) -> bool:
         """Await ``awaitable`` for at most ``timeout`` simulated seconds; True if it finished."""
@@ -261,25 +281,23 @@ class WatchCache:
         self._forget(watcher)
 
     def _terminate_all(self) -> None:
-        for watcher in list(self._watchers.values()):
+        for watcher in self._watchers:
             self._terminate(watcher)
 
     def _forget(self, watcher: CacheWatcher) -> None:
-        for ident, w in list(self._watchers.items()):
-            if w is watcher:
-                del self._watchers[ident]
+        self._watchers.remove(watcher)
 
     # ------------------------------------------------------------------ bookmarks
     async def _bookmarks(self) -> None:
         while not self._stopping:
             await self.clock.sleep(self.settings.bookmark_tick)
             now = self.clock.now()
-            for watcher in list(self._watchers.values()):
+            for watcher in self._watchers:
                 if watcher.deadline is not None and now >= watcher.deadline:
                     self._terminate(watcher)
             bookmark = CacheEvent(BOOKMARK, "", self._bookmark_object(), None, None, None,
                                   self._last_processed, now)
-            for watcher in list(self._watchers.values()):
+            for watcher in self._watchers:
                 if watcher.allow_bookmarks and (watcher.wants_end_bookmark()
                                                 or watcher.next_bookmark <= now):
                     watcher.add(bookmark)
@@ -394,9 +412,11 @@ class WatchCache:
             return self._error_watcher(prefix, pred, e.status)
         bookmark_after = common if send and options.allow_watch_bookmarks else 0
         start = common if send is False else requested
+        trigger_value = None if self._trigger is None else exact_match(pred, self._trigger)
         watcher = CacheWatcher(
             prefix=prefix, predicate=pred, start_rv=start,
-            buffer_size=self.settings.suggested_buffer(self._window.capacity),
+            buffer_size=self.settings.suggested_buffer(
+                self._window.capacity, self._trigger is not None, trigger_value is not None),
             allow_bookmarks=options.allow_watch_bookmarks, bookmark_after_rv=bookmark_after,
             deadline=deadline, forget=self._forget)
         # the interval and the registration happen with no await in between: no event is
@@ -413,8 +433,7 @@ class WatchCache:
             watcher.push_history(since)
         watcher.next_bookmark = now if watcher.wants_end_bookmark() else \
             self._next_bookmark(watcher, now)
-        self._next_watcher += 1
-        self._watchers[self._next_watcher] = watcher
+        self._watchers.add(watcher, watch_scope(namespace, pred), trigger_value)
         return watcher
 
     def _error_watcher(self, prefix: str, pred: Predicate, error: Obj) -> CacheWatcher:

@@ -7,6 +7,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# watch_cache.go's bounds of a watcher's buffer
+MIN_WATCH_CHAN_SIZE = 10  # minWatchChanSize
+MAX_WITH_INDEX_AND_TRIGGER = 10  # maxWatchChanSizeWithIndexAndTrigger
+MAX_WITH_INDEX_WITHOUT_TRIGGER = 1000  # maxWatchChanSizeWithIndexWithoutTrigger
+MAX_WITHOUT_INDEX = 100  # maxWatchChanSizeWithoutIndex
+
 
 @dataclass(frozen=True)
 class CacheSettings:
@@ -22,7 +28,7 @@ class CacheSettings:
     progress_request_period: float = 0.1  # progressRequestPeriod
     bookmark_frequency: float = 60.0  # defaultBookmarkFrequency
     bookmark_tick: float = 1.0  # the dispatcher's bookmark timer
-    # a watcher's buffer; None: suggestedWatchChannelSize (capacity / 75 s, within 10..100)
+    # a watcher's buffer; None: suggestedWatchChannelSize (see suggested_buffer)
     watcher_buffer: int | None = None
     # how long dispatching may wait for slow watchers before it closes them
     dispatch_budget: float = 0.1  # timeBudget maxBudget
@@ -31,9 +37,16 @@ class CacheSettings:
     # ended (the reflector's backoff)
     relist_backoff: float = 1.0
 
-    def suggested_buffer(self, capacity: int) -> int:
-        """``suggestedWatchChannelSize`` for a watch that uses no index."""
+    def suggested_buffer(self, capacity: int, index_exists: bool = False,
+                         trigger_used: bool = False) -> int:
+        """``suggestedWatchChannelSize``: capacity / 75 s, at least 10 and at most 10 for a
+        watch on its kind's indexed trigger, 1,000 for another watch of a kind with one,
+        100 for a kind without."""
         if self.watcher_buffer is not None:
             return self.watcher_buffer
-        size = math.ceil(capacity / self.event_fresh_duration)
-        return min(max(size, 10), 100)
+        size = max(math.ceil(capacity / self.event_fresh_duration), MIN_WATCH_CHAN_SIZE)
+        if index_exists:
+            limit = MAX_WITH_INDEX_AND_TRIGGER if trigger_used else MAX_WITH_INDEX_WITHOUT_TRIGGER
+        else:
+            limit = MAX_WITHOUT_INDEX
+        return min(size, limit)
