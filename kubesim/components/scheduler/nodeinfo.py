@@ -8,7 +8,7 @@ resources, used host ports, pods with affinity) next to its allocatable and imag
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +135,9 @@ class NodeInfo:
     name: str = field(init=False)
     labels: Labels = field(init=False)
     taints: list[dict[str, Any]] = field(init=False)
+    #: matching-pod counts by the caller's key for (namespace, selector), valid until the
+    #: pods change (add_pod / remove_pod clear it); see `count_matching`.
+    _match_counts: dict[Hashable, int] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._read_node()
@@ -156,7 +159,21 @@ class NodeInfo:
         self.allocatable = node_allocatable(node)
         self._read_node()
 
+    def count_matching(self, key: Hashable, namespace: str, selector: LabelSelector) -> int:
+        """Pods of `namespace` that `selector` matches, terminating ones left out
+        (``countPodsMatchSelector``); `key` names (namespace, selector) and must be cheap to
+        hash. Remembered until the node's pods change: PodTopologySpread asks it for every
+        node in every cycle, and between two cycles few nodes change."""
+        count = self._match_counts.get(key)
+        if count is None:
+            count = self._match_counts[key] = sum(
+                1 for p in self.pods
+                if p.namespace == namespace and not (p.pod.get("metadata") or {}).get("deletionTimestamp")
+                and selector.matches(p.labels))
+        return count
+
     def add_pod(self, pi: PodInfo) -> None:
+        self._match_counts.clear()
         self.pods.append(pi)
         if pi.has_affinity:
             self.pods_with_affinity.append(pi)
@@ -167,6 +184,7 @@ class NodeInfo:
     def remove_pod(self, key: str) -> PodInfo | None:
         for i, pi in enumerate(self.pods):
             if pi.key == key:
+                self._match_counts.clear()
                 del self.pods[i]
                 self.pods_with_affinity = [p for p in self.pods_with_affinity if p.key != key]
                 self.pods_with_required_anti_affinity = [
@@ -197,7 +215,9 @@ class NodeInfo:
                 or (ip, protocol, port) in self.used_ports)
 
     def clone(self) -> NodeInfo:
-        return NodeInfo(self.node, list(self.pods), list(self.pods_with_affinity),
+        copy = NodeInfo(self.node, list(self.pods), list(self.pods_with_affinity),
                         list(self.pods_with_required_anti_affinity), self.requested.clone(),
                         self.non_zero_requested.clone(), self.allocatable,
                         Counter(self.used_ports), self.image_states, self.generation)
+        copy._match_counts = dict(self._match_counts)
+        return copy

@@ -62,6 +62,18 @@ class Constraint:
     min_domains: int = 1
     honor_affinity: bool = True
     honor_taints: bool = False
+    #: the selector as a string, for `NodeInfo.count_matching`'s memo (a str caches its hash)
+    selector_key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.selector_key = ("!" if self.selector.nothing else "") + str(self.selector)
+
+    def count(self, ni: NodeInfo, namespace: str) -> int:
+        """``countPodsMatchSelector`` on the node: matching pods of `namespace`, ignoring
+        terminating ones (an Everything selector counts 0)."""
+        if self.selector.empty():
+            return 0
+        return ni.count_matching((namespace, self.selector_key), namespace, self.selector)
 
     def includes(self, pi: PodInfo, ni: NodeInfo, affinity: NodeMatch) -> bool:
         """``matchNodeInclusionPolicies``."""
@@ -76,15 +88,6 @@ class Constraint:
 
 def _has_all_keys(labels: Mapping[str, str], constraints: Sequence[Constraint]) -> bool:
     return all(c.topology_key in labels for c in constraints)
-
-
-def count_pods_match_selector(pods: Sequence[PodInfo], selector: LabelSelector, namespace: str) -> int:
-    """Matching pods in the namespace, ignoring terminating ones (an Everything selector counts 0)."""
-    if selector.empty():
-        return 0
-    return sum(1 for p in pods
-               if p.namespace == namespace and not (p.pod.get("metadata") or {}).get("deletionTimestamp")
-               and selector.matches(p.labels))
 
 
 @dataclass
@@ -200,8 +203,7 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
                 if not c.includes(pi, ni, affinity):
                     continue
                 v = labels[c.topology_key]
-                counts[i][v] = counts[i].get(v, 0) + count_pods_match_selector(
-                    ni.pods, c.selector, pi.namespace)
+                counts[i][v] = counts[i].get(v, 0) + c.count(ni, pi.namespace)
         state.write(_PRE_FILTER_KEY, _FilterState(constraints, counts, [None] * len(constraints)))
         return None, SUCCESS
 
@@ -272,7 +274,7 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
                 value = labels.get(c.topology_key, "")
                 if value not in counts[i]:
                     continue
-                counts[i][value] += count_pods_match_selector(ni.pods, c.selector, pi.namespace)
+                counts[i][value] += c.count(ni, pi.namespace)
         state.write(_PRE_SCORE_KEY, _ScoreState(constraints, ignored, counts, weights))
         return SUCCESS
 
@@ -287,7 +289,7 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
             if value is None:
                 continue
             if c.topology_key == HOSTNAME:
-                cnt = count_pods_match_selector(ni.pods, c.selector, pi.namespace)
+                cnt = c.count(ni, pi.namespace)
             else:
                 cnt = s.counts[i][value]
             total += cnt * s.weights[i] + (c.max_skew - 1)
