@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from kubesim.runtime import ActorSpec, Address, Machine
 from kubesim.runtime.errors import CallTimeout, RemoteError, SimulationStalled
 from kubesim.runtime.sim import SimRuntime
+from kubesim.runtime.sim.collector import SIM_GC_THRESHOLDS
 from kubesim.workloads import pingpong
 from tests.runtime.helpers import Recorder
 
@@ -269,3 +272,18 @@ def test_messages_are_copied_through_the_wire_encoding():
 
         rt.run(main)
         assert rt.actor(B).got[0][2] == {"list": [1, 2]}
+
+
+def test_a_run_paces_the_garbage_collector_and_restores_its_thresholds():
+    before = gc.get_threshold()
+    seen = []
+    for thresholds in (SIM_GC_THRESHOLDS, None):
+        with SimRuntime(seed=1, gc_thresholds=thresholds) as rt:
+            rt.add_machine(Machine("m1"))
+
+            async def main(r):
+                seen.append(gc.get_threshold())
+
+            rt.run(main)
+        assert gc.get_threshold() == before
+    assert seen == [SIM_GC_THRESHOLDS, before]

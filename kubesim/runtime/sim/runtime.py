@@ -30,6 +30,7 @@ from kubesim.runtime.metrics import (
 )
 from kubesim.runtime.network import HOLD, LinkClass, NetworkModel
 from kubesim.runtime.seeding import stream
+from kubesim.runtime.sim.collector import SIM_GC_THRESHOLDS, collector_thresholds
 from kubesim.runtime.sim.loop import VirtualClockLoop
 from kubesim.runtime.sim.trace import TraceHash
 
@@ -62,12 +63,14 @@ class SimRuntime(Runtime):
         encode_messages: bool = True,
         call_timeout: float = 30.0,
         strict: bool = True,
+        gc_thresholds: tuple[int, int, int] | None = SIM_GC_THRESHOLDS,
     ) -> None:
         super().__init__(seed, cost or CostModel.load())
         self._own_dir = run_dir is None
         self.run_dir = Path(tempfile.mkdtemp(prefix="kubesim-sim-")) if run_dir is None else Path(run_dir)
         self.encode_messages = encode_messages
         self.strict = strict
+        self.gc_thresholds = gc_thresholds  # the collector's pace during `run` (collector.py)
         self.loop = VirtualClockLoop()
         self.clock = LoopClock(self.loop)
         self.metrics = MetricsRegistry(process_metrics=True)
@@ -156,7 +159,8 @@ class SimRuntime(Runtime):
         further simulated seconds (a wait that can never end must fail, not spin forever)."""
         self.loop.deadline = None if limit is None else self.loop.time() + limit
         try:
-            result = self.loop.run_until_complete(self._guard(main))
+            with collector_thresholds(self.gc_thresholds):
+                result = self.loop.run_until_complete(self._guard(main))
         finally:
             self.loop.deadline = None
         self._raise_actor_errors()
