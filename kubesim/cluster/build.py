@@ -81,8 +81,12 @@ def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
         runtime.spawn(member_spec(i, peers, member_settings, machine=actor.machine))
         placed.machine_of[str(actor.address)] = actor.machine
     placed.member_ids = {int(k): v for k, v in peers.items()}
-    settings = apiserver_settings(spec, placed.etcd, token)
+    local_member = {placed.machine_of[member]: member for member in placed.etcd}
     for actor in plan.actors_of(names.APISERVER):
+        # kubeadm's stacked manifests point each kube-apiserver at its own machine's member
+        # only (--etcd-servers=https://127.0.0.1:2379); external ones list every member
+        members = [local_member[actor.machine]] if spec.control_plane.topology == "stacked" else placed.etcd
+        settings = apiserver_settings(spec, members, token)
         runtime.spawn(ActorSpec(address=actor.address, factory=ApiServer, machine=actor.machine,
                                 kwargs={"settings": settings},
                                 metric_labels={"instance": actor.address.name, "job": "apiserver"}))

@@ -29,6 +29,9 @@ from kubesim.runtime.seeding import stream
 FAULT_METRICS = ("etcd_server_leader_changes_seen", "etcd_disk_wal_fsync_duration_seconds",
                  "etcd_server_proposals_failed", "leader_election_master_status",
                  "node_collector_unhealthy_nodes_in_zone")
+# how long the pod list of the report waits for one apiserver (kubectl's default is none;
+# the probe's timeout, so a replica a fault froze cannot hold a fault's figures up)
+LIST_TIMEOUT = 10.0
 # fault types each runtime can carry out (the others need its network/disk model)
 SUPPORTED = {
     "sim": frozenset({"crashMachine", "restartMachine", "partition", "slowDisk", "killLeader", "stopKubelets"}),
@@ -152,14 +155,21 @@ class FaultExecutor:
         handler = getattr(self, f"_do_{fault.type}")
         await handler(fault)
 
-    async def _started(self, fault: Fault, targets: list[str], **detail: Any) -> FaultRecord:
+    async def _pods_before(self, *targets: list[str]) -> list[tuple[str, str, str, str, bool]] | None:
+        """The workloads' pods, read before a fault that hits nodes acts (afterwards the
+        apiserver asked first may be one the fault took down); None if it hits none."""
+        if not self._node_names.intersection(t for group in targets for t in group):
+            return None
+        return await self._workload_pods()
+
+    async def _started(self, fault: Fault, targets: list[str],
+                       pods: list[tuple[str, str, str, str, bool]] | None = None, **detail: Any) -> FaultRecord:
         record = FaultRecord(fault.name, fault.type, self.now(), targets, detail=detail)
         self.records[fault.name] = record
         self.event("faultStarted", fault.name)
+        if pods is not None:
+            self._pods_at_start[record.name] = pods
         record.metrics_at_start = await self.runtime.metric_samples(FAULT_METRICS)
-        nodes = self._nodes_hit(record)
-        if nodes:
-            self._pods_at_start[record.name] = await self._workload_pods()
         return record
 
     async def _ended(self, record: FaultRecord) -> None:
@@ -195,15 +205,33 @@ class FaultExecutor:
 
     async def _workload_pods(self) -> list[tuple[str, str, str, str, bool]]:
         """(uid, name, node, phase, being deleted) of the spec's workloads' pods."""
-        reply = await api(self.runtime, self.placed.apiservers, self.placed.token, "GET", "/api/v1/pods",
-                          query={"resourceVersion": "0"}, timeout=60.0)
-        if reply["code"] != 200:
+        reply = await self._first_list()
+        if reply is None:
             return []
         return [(p["metadata"]["uid"], p["metadata"]["name"], p["spec"].get("nodeName") or "",
                  (p.get("status") or {}).get("phase") or "", bool(p["metadata"].get("deletionTimestamp")))
                 for p in reply["body"]["items"]
                 if p["metadata"].get("namespace") in self._workload_namespaces
                 and (p["metadata"].get("labels") or {}).get("app") in self._workload_names]
+
+    async def _first_list(self) -> dict[str, Any] | None:
+        """GET /api/v1/pods?resourceVersion=0 (from the watch caches) of every apiserver at
+        once; the first 200. A replica a fault took down must not hold the report up."""
+        tasks = [asyncio.ensure_future(api(self.runtime, [replica], self.placed.token, "GET", "/api/v1/pods",
+                                           query={"resourceVersion": "0"}, timeout=LIST_TIMEOUT))
+                 for replica in self.placed.apiservers]
+        try:
+            for done in asyncio.as_completed(tasks):
+                try:
+                    reply = await done
+                except RuntimeError:  # that replica did not answer
+                    continue
+                if reply["code"] == 200:
+                    return reply
+            return None
+        finally:
+            for task in tasks:
+                task.cancel()
 
     async def _machines(self, fault: Any) -> tuple[list[str], str | None]:
         """The machines a machine fault names (etcdMachines: the leader's first), and the
@@ -216,9 +244,10 @@ class FaultExecutor:
 
     async def _do_crashMachine(self, fault: Any) -> None:  # noqa: N802 - named after the fault type
         machines, leader = await self._machines(fault)
+        pods = await self._pods_before(machines)
         for machine in machines:
             await _maybe(self.ops.crash_machine(machine))
-        record = await self._started(fault, machines, **({"etcd_leader": leader} if leader else {}))
+        record = await self._started(fault, machines, pods, **({"etcd_leader": leader} if leader else {}))
         if fault.restart_after is not None:
             async def restart() -> None:
                 for machine in machines:
@@ -230,9 +259,10 @@ class FaultExecutor:
     async def _do_restartMachine(self, fault: Any) -> None:  # noqa: N802
         machines, leader = await self._machines(fault)
         actors = [a for m in machines for a in self.runtime.actors_on(m)]
+        pods = await self._pods_before(machines)
         for actor in actors:
             await self.runtime.stop_actor(actor)
-        record = await self._started(fault, machines, **({"etcd_leader": leader} if leader else {}))
+        record = await self._started(fault, machines, pods, **({"etcd_leader": leader} if leader else {}))
 
         async def boot() -> None:
             for actor in actors:
@@ -251,8 +281,9 @@ class FaultExecutor:
             targets = machines
         others = sorted(name for name, m in self.runtime.machines.items()
                         if name not in machines and m.role != "driver")
+        pods = await self._pods_before(targets, machines)
         partition_id = await _maybe(self.ops.partition(machines, others))
-        record = await self._started(fault, targets, machines=machines)
+        record = await self._started(fault, targets, pods, machines=machines)
         if fault.heal_after is not None:
             async def heal() -> None:
                 await _maybe(self.ops.heal(partition_id))
@@ -262,9 +293,10 @@ class FaultExecutor:
 
     async def _do_slowDisk(self, fault: Any) -> None:  # noqa: N802
         machines, _ = await self._machines(fault)
+        pods = await self._pods_before(machines)
         for machine in machines:
             await _maybe(self.ops.slow_disk(machine, fault.fsync_factor))
-        record = await self._started(fault, machines, fsync_factor=fault.fsync_factor)
+        record = await self._started(fault, machines, pods, fsync_factor=fault.fsync_factor)
         if fault.duration is not None:
             async def restore() -> None:
                 for machine in machines:
@@ -300,8 +332,9 @@ class FaultExecutor:
 
     async def _do_stopKubelets(self, fault: Any) -> None:  # noqa: N802
         nodes = self.kubelet_targets(fault)
+        pods = await self._pods_before(nodes)
         await asyncio.gather(*(self.runtime.ask(f"{names.KUBELET}/{n}", {"op": "stop_kubelet"}) for n in nodes))
-        record = await self._started(fault, nodes)
+        record = await self._started(fault, nodes, pods)
         if fault.restart_after is not None:
             async def start() -> None:
                 await asyncio.gather(*(self.runtime.ask(f"{names.KUBELET}/{n}", {"op": "start_kubelet"})

@@ -83,9 +83,11 @@ class EtcdClient:
         retry_any = op in _READS or not writes(op, req)
         give_up = self.ctx.now() + self.deadline
         attempt = 0
+        start = self._preferred  # this request walks the members from here, in order
         last: EtcdError = errors.NO_LEADER
         while True:
-            endpoint = self.endpoints[(self._preferred + attempt) % len(self.endpoints)]
+            index = (start + attempt) % len(self.endpoints)
+            endpoint = self.endpoints[index]
             try:
                 reply = await self.ctx.call(endpoint, ["kv", op, req], timeout=self.attempt_timeout)
                 response = unwrap(reply)
@@ -94,18 +96,21 @@ class EtcdClient:
                     raise
                 last = e
             except (CallTimeout, RemoteError) as e:
+                if isinstance(e, CallTimeout) and self._preferred == index:
+                    # the member may be gone: later requests start with another one, as
+                    # clientv3's balancer leaves a connection that failed
+                    self._preferred = (index + 1) % len(self.endpoints)
                 if not retry_any and isinstance(e, CallTimeout):
-                    # the member may be gone: the next request starts with another one
-                    self._preferred = (self.endpoints.index(endpoint) + 1) % len(self.endpoints)
                     raise DEADLINE_EXCEEDED from None
                 last = DEADLINE_EXCEEDED
             else:
-                self._preferred = self.endpoints.index(endpoint)
+                self._preferred = index
                 return response
             attempt += 1
             if attempt % len(self.endpoints) == 0:
                 await self.discover_leader()
                 attempt = 0
+                start = self._preferred
                 await self.ctx.sleep(0.05)
             if self.ctx.now() >= give_up:
                 raise last
