@@ -65,6 +65,21 @@ def test_crash_machine_stacked_takes_etcd_member_and_apiserver(stacked):
     assert stacked["report"]["etcd"]["leader_changes_by_member"]["etcd-1"] >= 1
 
 
+def test_losing_the_etcd_leaders_machine_stacked_only_fails_the_dead_apiserver(tmp_path):
+    """kubeadm's stacked apiservers each use their own machine's member: the survivors'
+    members elect a leader in about a second and serve on; the only failures are requests
+    the LB sent to the dead replica before its health checks dropped it."""
+    report = run(tmp_path, "stacked", [{"name": "crash", "type": "crashMachine", "etcdMachines": 1, "at": "5s"}],
+                 "30s")
+    [fault] = report["faults"]
+    dead = "apiserver/apiserver-" + fault["targets"][0].split("-")[-1]
+    [(down_at, replica, up)] = report["load_balancer"]
+    assert (replica, up) == (dead, False)
+    for kind in ("writes", "reads"):
+        assert fault[kind]["time_to_recover"] <= down_at - fault["started"] + 0.5
+    assert report["actor_errors"] == []
+
+
 def test_restart_machine_stops_gracefully_and_comes_back(stacked):
     fault = stacked["reboot"]
     assert fault["ended"] - fault["started"] == pytest.approx(5.0)
