@@ -164,3 +164,9 @@ def test_stop_kubelets_pods_are_evicted_and_rescheduled(tmp_path):
     assert pods["lost"] == pods["on_nodes_hit"] and pods["rescheduled_running"] == pods["lost"]
     assert report["nodes"] == 5 and report["bootstrap"]["nodes_ready"] == 5
     assert fault["metrics"]["unhealthy_nodes_at_end"] == 1  # node_collector_unhealthy_nodes_in_zone
+
+
+def test_no_component_raises_through_the_faults(stacked, external):
+    """A request in flight to a replica that stops gets the client's timeout: the scheduler
+    and controller manager retry it, they do not raise."""
+    assert stacked["report"]["actor_errors"] == [] and external["report"]["actor_errors"] == []

@@ -294,20 +294,29 @@ class ApiserverClient(APIClient):
             if stream is not None and (count < 0 or count > stream.seq):
                 stream.abandon()
 
+    async def _attempt(self, replica: str, message: list[Any]) -> Any:
+        """The call as a task of the actor's: its failure is the answer (a value), not an
+        error of the task's, which the runtime would report as the actor's."""
+        try:
+            return await self.ctx.call(replica, message, timeout=self.attempt_timeout)
+        except (CallTimeout, RemoteError) as err:
+            return err
+
     async def _call(self, conn: _Connection, message: list[Any]) -> Any:
         """One attempt on `conn`; _ConnectionLost if it fails under the request."""
         conn.in_flight += 1
-        call = self.ctx.spawn(self.ctx.call(conn.replica, message, timeout=self.attempt_timeout))
+        call = self.ctx.spawn(self._attempt(conn.replica, message))
         try:
             await asyncio.wait((call, conn.lost), return_when=asyncio.FIRST_COMPLETED)
             if not call.done():
                 call.cancel()
                 raise _ConnectionLost(f"connection to {conn.replica} lost")
-            try:
-                reply = call.result()
-            except CallTimeout as err:
+            reply = call.result()
+            if isinstance(reply, CallTimeout):
                 self._lose(conn)
-                raise _ConnectionLost(str(err)) from None
+                raise _ConnectionLost(str(reply))
+            if isinstance(reply, RemoteError):
+                raise reply
             conn.last_heard = self.ctx.now()
             return reply
         finally:
