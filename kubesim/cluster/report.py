@@ -102,6 +102,12 @@ def build(spec: ClusterSpec, cluster: Plan, result: dict[str, Any]) -> dict[str,
 Samples = list[tuple[str, dict[str, str], float]]
 
 
+def counter_increase(before: float, after: float) -> float:
+    """How much a counter grew between two samplings; a drop is a restart of the process
+    (its counters start from zero again), as Prometheus' increase() reads it."""
+    return after - before if after >= before else after
+
+
 def metric_changes(start: Samples, end: Samples) -> dict[str, Any]:
     """What the metrics say happened between two samplings: etcd leader changes (the most
     any member saw), mean WAL fsync latency, failed proposals; at the end, who reports
@@ -117,7 +123,7 @@ def metric_changes(start: Samples, end: Samples) -> dict[str, Any]:
 
     def delta(name: str) -> dict[str, float]:
         before = by_instance(start, name)
-        return {k: v - before.get(k, 0.0) for k, v in by_instance(end, name).items()}
+        return {k: counter_increase(before.get(k, 0.0), v) for k, v in by_instance(end, name).items()}
 
     fsync_sum = sum(delta("etcd_disk_wal_fsync_duration_seconds_sum").values())
     fsync_count = sum(delta("etcd_disk_wal_fsync_duration_seconds_count").values())

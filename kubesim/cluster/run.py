@@ -142,5 +142,5 @@ def _counter_deltas(before: list[tuple[str, dict[str, str], float]],
                     after: list[tuple[str, dict[str, str], float]]) -> dict[str, float]:
     """Per instance, how much a counter grew between two samplings."""
     start = {labels.get("instance", ""): value for name, labels, value in before if name.endswith("_total")}
-    return {labels.get("instance", ""): value - start.get(labels.get("instance", ""), 0.0)
+    return {labels.get("instance", ""): reports.counter_increase(start.get(labels.get("instance", ""), 0.0), value)
             for name, labels, value in after if name.endswith("_total")}

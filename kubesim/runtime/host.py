@@ -163,6 +163,8 @@ class ActorHost:
         slot.pending.clear()
         slot.tasks.clear()
         slot.actor = None
+        if slot.ctx is not None:
+            slot.ctx.metrics.clear()  # a dead process serves no /metrics
         self.m_actors.dec()
 
     def _slot(self, address: Address | str) -> Slot:

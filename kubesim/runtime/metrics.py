@@ -4,7 +4,10 @@ HTTP exposition on 127.0.0.1, and the file_sd targets file Prometheus reads.
 Components create metrics with any name and labels through their `MetricsHandle`;
 the handle adds the actor's own labels (`instance`, or `node` for node agents) so
 many logical actors can share one process registry, and two actors asking for the
-same metric get the same family.
+same metric get the same family. When the actor stops or crashes its series go
+(`MetricsHandle.clear`), as a dead process' /metrics does; a restarted actor starts its
+counters from zero, as a restarted process does (Prometheus' rate() and increase() read
+the drop as a reset).
 """
 
 from __future__ import annotations
@@ -104,25 +107,28 @@ class MetricsRegistry:
 class BoundMetric:
     """A metric family seen through an actor's constant labels."""
 
-    __slots__ = ("_metric", "_const", "_children", "_plain")
+    __slots__ = ("_metric", "_const", "_names", "_children", "_plain")
 
-    def __init__(self, metric: Any, const: dict[str, str], has_labels: bool) -> None:
+    def __init__(self, metric: Any, const: dict[str, str], names: tuple[str, ...]) -> None:
         self._metric = metric
         self._const = const
-        self._children: dict[tuple[str, ...], Any] = {}
+        self._names = names  # the family's label names: the constant ones, then the metric's
+        self._children: dict[tuple[str, ...], tuple[Any, tuple[str, ...]]] = {}
+        has_labels = len(names) > len(const)
         self._plain = None if has_labels else (metric.labels(**const) if const else metric)
 
     def labels(self, *values: str, **labels: str) -> Any:
         """The child for these label values (positional in declared order, or by name)."""
         key = values if values else tuple(f"{k}={v}" for k, v in labels.items())
-        child = self._children.get(key)
-        if child is None:
+        entry = self._children.get(key)
+        if entry is None:
             if values:
-                child = self._metric.labels(*self._const.values(), *values)
+                full = (*self._const.values(), *(str(v) for v in values))
             else:
-                child = self._metric.labels(**self._const, **labels)
-            self._children[key] = child
-        return child
+                merged = {**self._const, **labels}
+                full = tuple(str(merged[n]) for n in self._names)
+            entry = self._children[key] = (self._metric.labels(*full), full)
+        return entry[0]
 
     def _child(self) -> Any:
         if self._plain is None:
@@ -153,6 +159,21 @@ class BoundMetric:
         except KeyError:
             pass
 
+    def clear(self) -> None:
+        """Drop every series this actor made of the family (it needs constant labels to
+        tell its series from other actors')."""
+        if not self._const:
+            return
+        series = [full for _, full in self._children.values()]
+        if self._plain is not None:
+            series.append(tuple(self._const.values()))
+        self._children.clear()
+        for full in series:
+            try:
+                self._metric.remove(*full)
+            except KeyError:
+                pass
+
 
 class MetricsHandle:
     """What a logical actor uses to create its metrics."""
@@ -160,6 +181,7 @@ class MetricsHandle:
     def __init__(self, registry: MetricsRegistry, const_labels: dict[str, str]) -> None:
         self._registry = registry
         self.const_labels = const_labels
+        self._made: list[BoundMetric] = []
 
     def _make(
         self,
@@ -173,10 +195,17 @@ class MetricsHandle:
         clash = set(labels) & set(self.const_labels)
         if clash:
             raise ValueError(f"metric {name}: labels {sorted(clash)} are set by the runtime")
-        family = self._registry.family(
-            kind, name, documentation, (*self.const_labels, *labels), buckets
-        )
-        return BoundMetric(family, self.const_labels, bool(labels))
+        names = (*self.const_labels, *labels)
+        family = self._registry.family(kind, name, documentation, names, buckets)
+        bound = BoundMetric(family, self.const_labels, names)
+        self._made.append(bound)
+        return bound
+
+    def clear(self) -> None:
+        """The actor stopped or crashed: its series leave the registry."""
+        for bound in self._made:
+            bound.clear()
+        self._made.clear()
 
     def counter(self, name: str, documentation: str, labelnames: Iterable[str] = ()) -> BoundMetric:
         return self._make("counter", name, documentation, labelnames)
