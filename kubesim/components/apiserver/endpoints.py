@@ -381,12 +381,15 @@ class ResourceEndpoints:
         ns = self._namespace(info, served)
         ensure_namespace(served.kind, ns, obj)
         defaults.apply_defaults(obj)
-        try:
-            old: Obj | None = await served.store.get(ns, info["name"])
-        except status.APIError as err:
-            if err.code != 404:
-                raise
-            old = None
+        # the stored object admission compares against: the watch cache's, as the one
+        # GuaranteedUpdate starts from upstream; etcd's when the cache holds none
+        old: Obj | None = served.cache.current(ns, info["name"])
+        if old is None:
+            try:
+                old = await served.store.get(ns, info["name"])
+            except status.APIError as err:
+                if err.code != 404:
+                    raise
         op = Operation.UPDATE if old is not None else Operation.CREATE
         attrs = self._attrs(op, info, user, served, obj, old, dry)
         await self.chain.admit(attrs)
@@ -418,6 +421,8 @@ class ResourceEndpoints:
         body = self._patch_body(info)
         ns = self._namespace(info, served)
         for attempt in range(MAX_RETRY_WHEN_PATCH_CONFLICTS + 1):
+            # etcd's object, not the watch cache's: upstream re-applies a patch inside
+            # GuaranteedUpdate when its start was stale, here that would be a 409 and a retry
             current = await served.store.get(ns, info["name"])
             try:
                 patched = apply_patch(patch_type, copy.deepcopy(current), body, served.kind.kind)

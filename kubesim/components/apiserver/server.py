@@ -213,6 +213,7 @@ class ApiServer(Actor):
             store = ResourceStore(kind, backend, now=self.wall_now, rng=ctx.random,
                                   allocator=allocator if kind.group_resource == "services" else None)
             cache = WatchCache(store, clock=ctx, settings=cache_settings)
+            store.cached = cache.cached_state  # updates start from the cache's object
             self.served[(kind.group, kind.version, kind.resource)] = Served(kind, store, cache)
         by_gr = {sv.kind.group_resource: sv for sv in self.served.values()}
         quotas = self.served[("", "v1", "resourcequotas")].store

@@ -110,19 +110,37 @@ class EtcdOps:
         ignore_not_found: bool = False,
         preconditions: Preconditions | None = None,
         dry_run: bool = False,
+        cached: State | None = None,
     ) -> Obj:
         """``GuaranteedUpdate``: ``try_update`` gets a copy of the current object (None when
         absent and ``ignore_not_found``) and returns the new one; it runs again whenever a
-        concurrent write got there first. An unchanged object is not written."""
-        state = await self.get(key)
+        concurrent write got there first. An unchanged object is not written.
+
+        ``cached`` is the watch cache's state of the key (``cachedExistingObject``): the first
+        attempt starts from it instead of reading etcd. If it was stale the write's compare
+        fails and the loop goes on from what etcd returned; a precondition or ``try_update``
+        error, or an unchanged object, seen on it is confirmed against etcd first."""
+        state, current = (cached, False) if cached is not None else (await self.get(key), True)
         while True:
             if state is None and not ignore_not_found:
                 raise KeyNotFound()
-            if state is not None and preconditions is not None:
-                preconditions.check(state.obj)
-            new = try_update(copy.deepcopy(state.obj) if state is not None else None)
+            try:
+                if state is not None and preconditions is not None:
+                    preconditions.check(state.obj)
+                new = try_update(copy.deepcopy(state.obj) if state is not None else None)
+            except Exception:
+                if current:
+                    raise
+                stale_revision = state.revision if state is not None else 0
+                state, current = await self.get(key), True
+                if state is not None and state.revision == stale_revision:
+                    raise  # the cached state was current after all
+                continue
             data = codec.encode(new)
             if state is not None and data == state.data:
+                if not current:  # never answer a no-op from a state etcd may have moved past
+                    state, current = await self.get(key), True
+                    continue
                 return state.obj
             if dry_run:
                 return codec.with_version(new, state.revision) if state else new
@@ -139,7 +157,7 @@ class EtcdOps:
             if resp["succeeded"]:
                 return codec.decode(data, resp["header"]["revision"])
             kvs = resp["responses"][0]["response_range"]["kvs"]
-            state = _state(kvs[0]) if kvs else None
+            state, current = (_state(kvs[0]) if kvs else None), True
 
     async def delete(
         self,

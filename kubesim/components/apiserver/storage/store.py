@@ -27,6 +27,7 @@ from kubesim.components.apiserver.storage.etcd_ops import (
     KeyNotFound,
     PreconditionFailed,
     Preconditions,
+    State,
 )
 from kubesim.components.apiserver.storage.options import (
     DeleteOptions,
@@ -77,6 +78,9 @@ class ResourceStore:
         self.strategy = strategy_for(kind)
         self.ops = EtcdOps(backend)
         self.allocator = allocator  # services: ClusterIPs and NodePorts (BeginCreate/Update)
+        # the watch cache's state of a key, which an update starts from (the Cacher passing
+        # its object down to GuaranteedUpdate); None: every update reads etcd first
+        self.cached: Callable[[bytes], State | None] | None = None
 
     # ------------------------------------------------------------------ helpers
     def key(self, namespace: str, name: str) -> bytes:
@@ -268,7 +272,7 @@ class ResourceStore:
         try:
             out = await self.ops.guaranteed_update(
                 key, try_update, ignore_not_found=can_create, preconditions=preconditions,
-                dry_run=dry_run)
+                dry_run=dry_run, cached=self.cached(key) if self.cached is not None else None)
         except _EmptiedFinalizers as e:
             deleted = await self._delete_without_finalizers(key, name, preconditions, dry_run)
             if deleted is not None and self.allocator is not None and not dry_run:

@@ -34,6 +34,7 @@ from sortedcontainers import SortedDict
 from kubesim.api import status
 from kubesim.components.apiserver.storage import ListOptions, ResourceStore, codec, keys
 from kubesim.components.apiserver.storage.errors import too_large_resource_version
+from kubesim.components.apiserver.storage.etcd_ops import State
 from kubesim.components.apiserver.storage.listing import list_object
 from kubesim.components.apiserver.storage.options import NOT_OLDER_THAN, parse_resource_version
 from kubesim.components.apiserver.storage.predicate import Attrs, Predicate
@@ -388,6 +389,26 @@ class WatchCache:
         if element is None:
             raise status.not_found(self.kind.resource, name, self.kind.group)
         return copy.deepcopy(element.obj)
+
+    def cached_state(self, key: bytes) -> State | None:
+        """``GetByKey`` for an update to start from (``Cacher.GuaranteedUpdate``): the object
+        the cache holds under ``key`` with its bytes and revision, or None. It may be behind
+        etcd: the update's compare-and-swap finds out."""
+        if not self.ready:
+            return None
+        element = self._objects.get(key.decode())
+        if element is None:
+            return None
+        obj = element.obj
+        return State(obj, codec.encode(obj), int(obj["metadata"]["resourceVersion"]))
+
+    def current(self, namespace: str, name: str) -> Obj | None:
+        """The object the cache holds now (read-only; None if it holds none or is not
+        ready): the state a write starts from, as the Cacher hands it to GuaranteedUpdate."""
+        if not self.ready:
+            return None
+        element = self._objects.get(self.store.key(namespace, name).decode())
+        return None if element is None else element.obj
 
     # ------------------------------------------------------------------ watch
     async def watch(self, namespace: str, options: ListOptions | None = None) -> CacheWatcher:
