@@ -42,6 +42,8 @@ CONTROL_PLANE_MACHINES = 3
 TOP = 15  # functions named per size
 SAMPLE_RATE = 25  # py-spy samples per second
 MESSAGES = "kubesim_messages_sent_total"
+IDLE_SECONDS = 60.0  # the cluster at rest, measured between bootstrap and the density test
+IDLE_TOP = 8  # message kinds named for the idle window
 
 
 def cluster_spec(nodes: int, control_plane_machines: int = CONTROL_PLANE_MACHINES) -> dict[str, Any]:
@@ -59,16 +61,25 @@ def measure(nodes: int, pods_per_node: int, control_plane_machines: int) -> dict
     import yaml
 
     import kubesim.cluster.run as cluster_run
+    from kubesim.cluster.bootstrap import Bootstrap
     from kubesim.loadgen.run import run_sim
 
     runtimes: list[Any] = []
     make_runtime = cluster_run.make_runtime
+    bootstrap = Bootstrap.run
+    idle: dict[str, Any] = {}
 
     def keep(spec: Any, run_dir: Path) -> Any:  # the runtime, to read its message counter after the run
         runtimes.append(make_runtime(spec, run_dir))
         return runtimes[-1]
 
+    async def bootstrap_then_rest(self: Bootstrap) -> dict[str, Any]:
+        out = await bootstrap(self)
+        idle.update(await _at_rest(self.rt, nodes, IDLE_SECONDS))
+        return out
+
     cluster_run.make_runtime = keep
+    Bootstrap.run = bootstrap_then_rest  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory(prefix="kubesim-scale-") as tmp:
         spec_path = Path(tmp) / "cluster.yaml"
         spec_path.write_text(yaml.safe_dump(cluster_spec(nodes, control_plane_machines)))
@@ -76,6 +87,7 @@ def measure(nodes: int, pods_per_node: int, control_plane_machines: int) -> dict
         result = run_sim(DENSITY, {"PODS_PER_NODE": pods_per_node}, Path(tmp) / "out", None, cluster=str(spec_path))
         wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
     cluster_run.make_runtime = make_runtime
+    Bootstrap.run = bootstrap  # type: ignore[method-assign]
     rt = runtimes[0]
     messages = sum(v for n, _l, v in rt.metrics.samples([MESSAGES]) if n == MESSAGES)
     by_id = {m["identifier"]: m for m in result["measurements"]}
@@ -111,7 +123,39 @@ def measure(nodes: int, pods_per_node: int, control_plane_machines: int) -> dict
         "api_readonly_p99_max": max((c["perc99"] or 0.0 for c in calls if not c["mutating"]), default=None),
         "slos_passed": result["passed"],
         "actor_errors": len(getattr(rt.host, "errors", [])),
+        "idle": idle,
     }
+
+
+async def _at_rest(rt: Any, nodes: int, seconds: float) -> dict[str, Any]:
+    """The bootstrapped cluster left alone for `seconds` simulated seconds (leases, node
+    status, watches, etcd heartbeats): CPU per node per simulated second, and the messages
+    sent, by (sender kind, receiver kind, message tag), the busiest first."""
+    kinds: Counter[str] = Counter()
+    transmit = rt.host.transmit
+
+    def counted(env: Any) -> None:
+        payload = env.payload
+        tag = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], str) else ""
+        if tag in ("kv", "watch") and len(payload) > 1 and isinstance(payload[1], str):
+            tag = f"{tag} {payload[1]}"  # the etcd operation
+        elif tag == "request" and len(payload) > 1 and isinstance(payload[1], dict):
+            tag = f"request {payload[1].get('verb', '')}"  # the API verb
+        kinds[f"{env.src.split('/')[0]}->{env.dst.split('/')[0]} {env.kind.name} {tag}".rstrip()] += 1
+        transmit(env)
+
+    rt.host.transmit = counted
+    cpu0, start = _cpu(), rt.now()
+    try:
+        await rt.sleep(seconds)
+    finally:
+        rt.host.transmit = transmit
+    cpu, simulated = _cpu() - cpu0, rt.now() - start
+    sent = sum(kinds.values())
+    return {"simulated_seconds": simulated, "cpu_seconds": cpu,
+            "cpu_ms_per_node_per_simulated_second": 1000 * cpu / simulated / nodes,
+            "messages": sent, "messages_per_node_per_simulated_second": sent / simulated / nodes,
+            "top_messages": [[k, n] for k, n in kinds.most_common(IDLE_TOP)]}
 
 
 def _cpu() -> float:
@@ -158,7 +202,8 @@ def top_from_pyspy(raw: Path, top: int = TOP) -> dict[str, Any]:
 def _component(stack: str) -> str:
     """Whose work a sample is: the innermost kubesim package on the stack (components/etcd,
     runtime, loadgen, ...), or `other` (the interpreter, imports)."""
-    parts = [f.rsplit("/kubesim/", 1)[1] for f in stack.split(";") if "/kubesim/" in f]
+    parts = [f.split("(", 1)[-1].split("kubesim/", 1)[1] for f in stack.split(";")
+             if "kubesim/" in f.split("(", 1)[-1]]
     if not parts:
         return "other"
     path = parts[-1].split("/")
