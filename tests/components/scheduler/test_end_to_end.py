@@ -1,5 +1,6 @@
 """1,000 pods of mixed requests, priorities, tolerations, node affinity, anti-affinity and
-topology spread onto 100 nodes in 3 zones, through the scheduler actor and the in-memory
+topology spread (their own, and the system defaults for pods that Services select) onto 100
+nodes in 3 zones, through the scheduler actor and the in-memory
 apiserver on sim: every pod is placed where the plugin chain says (checked at every
 decision by the ChainOracle, with the cache replayed), bound exactly once, no node is ever
 over-committed (checked at every write), and every Filter of the default profile holds for
@@ -134,6 +135,10 @@ def run(nodes: int, pods: int, seed: int, percentage: int | None = None) -> None
     async def main():
         for n in node_objs:
             await api.create("nodes", n)
+        for app in ("app-5", "app-6", "app-7", "app-8", "app-9"):  # their pods get the default spread
+            await api.create("services", {"apiVersion": "v1", "kind": "Service",
+                                          "metadata": {"name": app, "namespace": "default"},
+                                          "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}})
         for p in pod_objs:
             await api.create("pods", p)
         await cluster.until(lambda: len(check.placed) == pods, timeout=300 + pods / 5)

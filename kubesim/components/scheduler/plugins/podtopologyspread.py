@@ -5,11 +5,18 @@ score by how many matching pods each topology domain already has.
 The global minimum per constraint is recomputed exactly from the domain counts rather than
 tracked through upstream's two "critical paths" (same answer; upstream's can drift after
 preemption's AddPod/RemovePod).
+
+PreScore counts a soft constraint's matching pods on every node of the cluster, every cycle.
+Where the count cannot depend on the pod (the system default constraints, no node
+requirements on the pod, taints ignored) the per-domain totals are kept between cycles
+(`_DomainTotals`) and only nodes whose NodeInfo changed are counted again: the same
+numbers, without a pass over 5,000 nodes' pods per pod.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +97,40 @@ def _has_all_keys(labels: Mapping[str, str], constraints: Sequence[Constraint]) 
     return all(c.topology_key in labels for c in constraints)
 
 
+#: how many (namespace, selector, topology key) totals PreScore keeps: the pods of one
+#: ReplicaSet come through the queue together, so a few cover a rollout
+DOMAIN_TOTALS_KEPT = 16
+
+
+class _DomainTotals:
+    """Matching pods per value of one topology key over all nodes (a node without the label
+    counts under ""), with what each node contributed as of its NodeInfo generation."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self.nodes: dict[str, tuple[int, str, int]] = {}  # name -> (generation, value, count)
+
+    def refresh(self, all_nodes: Sequence[NodeInfo], c: Constraint, namespace: str) -> dict[str, int]:
+        totals, nodes, key = self.totals, self.nodes, c.topology_key
+        for ni in all_nodes:
+            seen = nodes.get(ni.name)
+            if seen is not None and seen[0] == ni.generation:
+                continue
+            value = ni.labels.get(key, "")
+            count = c.count(ni, namespace)
+            if seen is not None:
+                totals[seen[1]] -= seen[2]
+            totals[value] = totals.get(value, 0) + count
+            nodes[ni.name] = (ni.generation, value, count)
+        return totals
+
+
+def _has_node_requirements(pod: Mapping[str, Any]) -> bool:
+    spec = pod.get("spec") or {}
+    na = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    return bool(spec.get("nodeSelector")) or "requiredDuringSchedulingIgnoredDuringExecution" in na
+
+
 @dataclass
 class _FilterState:
     constraints: list[Constraint]
@@ -126,6 +167,8 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
         self.system_defaulted = self.args.get("defaultingType", "System") == "System"
         self.default_constraints = (list(SYSTEM_DEFAULT_CONSTRAINTS) if self.system_defaulted
                                     else list(self.args.get("defaultConstraints") or ()))
+        self._totals: OrderedDict[tuple[str, str, str], _DomainTotals] = OrderedDict()
+        self._totals_of: tuple[Any, int] | None = None  # (snapshot, tree generation) they hold for
 
     # -- constraints ----------------------------------------------------------------------
     @staticmethod
@@ -264,19 +307,50 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
             size = len(nodes) - len(ignored) if c.topology_key == HOSTNAME else len(counts[i])
             weights.append(math.log(size + 2))
         affinity = required_node_affinity(pi.pod)
-        for ni in all_nodes:
-            labels = ni.labels
-            if require_all and not _has_all_keys(labels, constraints):
-                continue
-            for i, c in enumerate(constraints):
-                if not c.includes(pi, ni, affinity):
+        node_requirements = _has_node_requirements(pi.pod)
+        slow = []
+        for i, c in enumerate(constraints):
+            if c.topology_key == HOSTNAME:
+                continue  # counted per node at Score
+            if require_all or c.honor_taints or (c.honor_affinity and node_requirements):
+                slow.append(i)
+            else:
+                totals = self._domain_totals(c, pi.namespace).refresh(all_nodes, c, pi.namespace)
+                for value in counts[i]:
+                    counts[i][value] = totals.get(value, 0)
+        if slow:
+            for ni in all_nodes:
+                labels = ni.labels
+                if require_all and not _has_all_keys(labels, constraints):
                     continue
-                value = labels.get(c.topology_key, "")
-                if value not in counts[i]:
-                    continue
-                counts[i][value] += c.count(ni, pi.namespace)
+                for i in slow:
+                    c = constraints[i]
+                    if not c.includes(pi, ni, affinity):
+                        continue
+                    value = labels.get(c.topology_key, "")
+                    if value not in counts[i]:
+                        continue
+                    counts[i][value] += c.count(ni, pi.namespace)
         state.write(_PRE_SCORE_KEY, _ScoreState(constraints, ignored, counts, weights))
         return SUCCESS
+
+    def _domain_totals(self, c: Constraint, namespace: str) -> _DomainTotals:
+        """The kept totals for (namespace, selector, key), dropped when the snapshot's node
+        set changes (a node added or removed)."""
+        snapshot = self.snapshot
+        if self._totals_of is None or self._totals_of[0] is not snapshot \
+                or self._totals_of[1] != snapshot.tree_generation:
+            self._totals.clear()
+            self._totals_of = (snapshot, snapshot.tree_generation)
+        key = (namespace, c.selector_key, c.topology_key)
+        totals = self._totals.get(key)
+        if totals is None:
+            totals = self._totals[key] = _DomainTotals()
+            if len(self._totals) > DOMAIN_TOTALS_KEPT:
+                self._totals.popitem(last=False)
+        else:
+            self._totals.move_to_end(key)
+        return totals
 
     def score(self, state: CycleState, pi: PodInfo, ni: NodeInfo) -> int:
         s: _ScoreState = state.read(_PRE_SCORE_KEY)
