@@ -295,15 +295,21 @@ def scale(results: Path | None = None) -> dict[str, Any]:
     with `results`, the section is merged into that file after each size (a long run that
     stops part-way keeps the sizes it measured)."""
     sizes = [int(s) for s in os.environ.get("SCALE_SIZES", ",".join(map(str, DEFAULT_SIZES))).split(",")]
+    pods = int(os.environ.get("SCALE_PODS_PER_NODE", DEFAULT_PODS_PER_NODE))
     section: dict[str, Any] = {"workload": str(DENSITY.relative_to(ROOT)), "sizes": [],
                                "plot": str(PLOT.relative_to(ROOT))}
+    if results is not None and results.exists():  # a run adds its sizes to the ones measured
+        earlier = json.loads(results.read_text()).get("scale", {})  # at the same pods per node
+        section["sizes"] = [r for r in earlier.get("sizes", [])
+                            if r["pods_per_node"] == pods and r["nodes"] not in sizes]
     for nodes in sizes:
         print(f"-- {nodes} nodes", flush=True)
         started = time.perf_counter()
-        section["sizes"].append(run_size(nodes))
+        row = run_size(nodes)
+        section["sizes"] = sorted([*section["sizes"], row], key=lambda r: r["nodes"])
         section["load_average_1m"] = os.getloadavg()[0]
         section["bench_wall_seconds"] = section.get("bench_wall_seconds", 0.0) + time.perf_counter() - started
-        print(json.dumps({k: v for k, v in section["sizes"][-1].items() if k != "profile"}), flush=True)
+        print(json.dumps({k: v for k, v in row.items() if k != "profile"}), flush=True)
         plot(section["sizes"])
         if results is not None:
             merged = json.loads(results.read_text()) if results.exists() else {}
