@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         from kubesim.cluster.cli import run_cluster_spec
 
-        signal.signal(signal.SIGTERM, _interrupt)  # `ray job stop`, a pod's termination: stop like Ctrl-C
+        _stop_on_signals()
         try:
             return run_cluster_spec(spec, run_dir, console, Path(args.report) if args.report else None,
                                     emit=args.emit_report)
@@ -150,7 +150,7 @@ def _up(args: argparse.Namespace) -> int:
     from kubesim.runtime.ray.runtime import RayRuntime
 
     console = Console(stderr=False)
-    signal.signal(signal.SIGTERM, _interrupt)
+    _stop_on_signals()
     token = secrets.token_urlsafe(32)
     ca = certs.new_ca(time.time())
     serving = certs.new_serving_cert(ca, time.time())
@@ -238,6 +238,14 @@ def _load(args: argparse.Namespace) -> int:
 
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """SIGINT (Ctrl-C) and SIGTERM (`ray job stop`, a pod's termination) stop the run. SIGINT
+    explicitly: a process started with it ignored (a background job of a script) would
+    otherwise keep Python from installing its handler, and ignore `kill -INT` too."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 async def _forever(_runtime: object) -> None:
