@@ -33,6 +33,7 @@ from kubesim.components.apiserver.patch import (
     apply_patch,
 )
 from kubesim.components.apiserver.patch.schema import KINDS as PATCH_KINDS
+from kubesim.components.apiserver.rest import protobuf
 from kubesim.components.apiserver.storage import ListOptions, ResourceStore
 from kubesim.components.apiserver.storage.strategy import before_create, ensure_namespace
 from kubesim.components.apiserver.watchcache import CacheWatcher, WatchCache
@@ -125,10 +126,13 @@ def _duplicates(pairs: list[tuple[str, Any]], path: str, found: list[str]) -> di
 
 
 def decode_body(body: bytes, into: Kind, content_type: str = "") -> tuple[Obj, list[str]]:
-    """The object in a JSON or YAML request body, and the duplicate fields it has (strict
-    decoding errors). 400 as handlers/rest.go transformDecodeError words it; 415 for a
-    media type not served (protobuf: kubesim has no protobuf schemas of the API types)."""
+    """The object in a JSON, YAML or protobuf request body, and the duplicate fields it has
+    (strict decoding errors). 400 as handlers/rest.go transformDecodeError words it; 415 for
+    a media type not served, or a protobuf kind rest/protobuf.py has no schema of. Decoded
+    here, after authentication and authorization, as upstream's handlers do."""
     media = content_type.split(";")[0].strip().lower()
+    if media == protobuf.MEDIA_TYPE:
+        return protobuf.decode(body), []
     if media not in BODY_MEDIA_TYPES:
         raise status.unsupported_media_type(list(BODY_MEDIA_TYPES[1:]))
     if media == YAML:

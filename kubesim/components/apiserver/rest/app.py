@@ -2,9 +2,10 @@
 HTTP request into the handler's request dict and of its answer back into HTTP. Like
 kube-apiserver it serves TLS only (client-go sends bearer tokens only over TLS).
 
-Bodies are JSON; a protobuf body (kubectl's typed `create` commands) is decoded into the
-JSON object here (rest/protobuf.py), for the kinds it has tables of. A watch is a chunked stream of one JSON WatchEvent per line
-(Transfer-Encoding: chunked), ended when the handler's stream ends or the client goes.
+Bodies go to the handler as they came (JSON, YAML, or the protobuf of kubectl's typed
+`create` commands, which the handler decodes after authentication: rest/protobuf.py). A
+watch is a chunked stream of one JSON WatchEvent per line (Transfer-Encoding: chunked),
+ended when the handler's stream ends or the client goes.
 The request body is read up to the handler's limit (3 MiB, as kube-apiserver's
 MaxRequestBodyBytes); the handler answers a body that reaches it with 413.
 """
@@ -19,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from kubesim.api import status
-from kubesim.components.apiserver.rest import protobuf
 from kubesim.components.apiserver.rest.requestinfo import request_info
 
 if TYPE_CHECKING:
@@ -60,10 +59,6 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _media(content_type: str) -> str:
-    return content_type.split(";")[0].strip().lower()
-
-
 def _encode(body: Any) -> bytes:
     if isinstance(body, bytes):
         return body
@@ -87,7 +82,7 @@ class Facade:
         self.handler = handler
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        from kubesim.components.apiserver.handler import Response, error_response
+        from kubesim.components.apiserver.handler import Response
 
         req = request_info(request.method, request.path, _query(request))
         req["token"] = _token(request)
@@ -96,12 +91,6 @@ class Facade:
         req["user_agent"] = request.headers.get("User-Agent", "")
         if request.can_read_body:
             req["body"] = await _read_body(request, self.handler.settings.max_request_body_bytes)
-            if _media(req["content_type"]) == protobuf.MEDIA_TYPE and req["body"]:
-                try:
-                    req["body"] = _encode(protobuf.decode(req["body"]))
-                except status.APIError as err:
-                    return _http_response(error_response(err))
-                req["content_type"] = "application/json"
         result = await self.handler.serve(req)
         if isinstance(result, Response):
             return _http_response(result)
