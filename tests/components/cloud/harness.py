@@ -3,9 +3,7 @@ FakeAPIServer, the fake cloud actor with one instance per node, and CCM replicas
 
 from __future__ import annotations
 
-import copy
 import random
-from collections.abc import Callable
 from typing import Any
 
 from kubesim.api import meta
@@ -17,8 +15,8 @@ from kubesim.runtime import ActorSpec, Address, Machine
 from kubesim.runtime.costmodel import CostModel
 from kubesim.runtime.sim import SimRuntime
 from kubesim.testing.fake_apiserver import FakeAPIServer
+from tests.components.sim_driver import EPOCH, SimDriver
 
-EPOCH = 1_700_000_000.0
 CLOUD = Address("cloud", "fake-cloud")
 
 
@@ -40,7 +38,7 @@ def node_object(name: str, now: float, *, initialized: bool = True, pod_cidr: st
     return node
 
 
-class CloudCluster:
+class CloudCluster(SimDriver):
     def __init__(self, seed: int = 0, *, nodes: int = 3, replicas: int = 1, initialized: bool = True,
                  pod_cidrs: bool = False, cost: dict[str, Any] | None = None,
                  controllers: tuple[str, ...] = ("*",)) -> None:
@@ -68,38 +66,3 @@ class CloudCluster:
     def cloud(self) -> FakeCloud:
         return self.rt.actor(CLOUD).cloud  # type: ignore[attr-defined, no-any-return]
 
-    def now(self) -> float:
-        return EPOCH + self.rt.now()
-
-    def run_for(self, seconds: float) -> None:
-        self.rt.run_for(seconds)
-
-    def run_until(self, predicate: Callable[[], bool], timeout: float = 120.0, step: float = 0.5) -> float:
-        waited = 0.0
-        while not predicate():
-            if waited >= timeout:
-                raise AssertionError(f"condition not reached within {timeout}s of virtual time")
-            self.rt.run_for(step)
-            waited += step
-        return waited
-
-    def call(self, coro_fn: Callable[[], Any]) -> Any:
-        async def main(_rt: Any) -> Any:
-            return await coro_fn()
-        return self.rt.run(main)
-
-    def create(self, resource: str, obj: dict[str, Any], namespace: str = "default") -> dict[str, Any]:
-        return self.call(lambda: self.api.create(resource, copy.deepcopy(obj), namespace))
-
-    def update(self, resource: str, namespace: str, name: str, fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        async def go() -> dict[str, Any]:
-            obj = await self.api.get(resource, namespace, name)
-            fn(obj)
-            return await self.api.update(resource, obj)
-        return self.call(go)
-
-    def delete(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
-        return self.call(lambda: self.api.delete(resource, namespace, name))
-
-    def close(self) -> None:
-        self.rt.close()

@@ -4,7 +4,6 @@ nodes and reports them Running and Ready after a delay."""
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +14,8 @@ from kubesim.components.controllers.manager import KubeControllerManager
 from kubesim.runtime import ActorSpec, Address, Machine
 from kubesim.runtime.sim import SimRuntime
 from kubesim.testing.fake_apiserver import FakeAPIServer
+from tests.components.sim_driver import EPOCH, SimDriver
 
-EPOCH = 1_700_000_000.0
 KCM = Address("kube-controller-manager", "kcm-0")
 
 
@@ -45,7 +44,7 @@ def node_object(name: str, zone: str, now: float) -> dict[str, Any]:
                        "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"}}}
 
 
-class Cluster:
+class Cluster(SimDriver):
     """One simulated control plane; `api` is the FakeAPIServer every component talks to."""
 
     def __init__(self, seed: int = 0, *, controllers: tuple[str, ...] = ("*",),
@@ -79,53 +78,12 @@ class Cluster:
                              "renewTime": meta.micro_timestamp(self.now())}}, "kube-node-lease")
                 self.rt.loop.call_later(10.0, self._renew, node)
 
-    def now(self) -> float:
-        return EPOCH + self.rt.now()
-
     @property
     def kcm(self) -> KubeControllerManager:
         return self.rt.actor(KCM)  # type: ignore[return-value]
 
-    def run_for(self, seconds: float) -> None:
-        self.rt.run_for(seconds)
-
-    def run_until(self, predicate: Callable[[], bool], timeout: float = 120.0, step: float = 0.5) -> float:
-        """Advance virtual time in steps until `predicate()` holds; fail after `timeout`."""
-        waited = 0.0
-        while not predicate():
-            if waited >= timeout:
-                raise AssertionError(f"condition not reached within {timeout}s of virtual time")
-            self.rt.run_for(step)
-            waited += step
-        return waited
-
-    def call(self, coro_fn: Callable[[], Any]) -> Any:
-        """Run one API call from the driver."""
-        async def main(_rt: Any) -> Any:
-            return await coro_fn()
-        return self.rt.run(main)
-
-    def create(self, resource: str, obj: dict[str, Any], namespace: str = "default") -> dict[str, Any]:
-        return self.call(lambda: self.api.create(resource, copy.deepcopy(obj), namespace))
-
-    def update(self, resource: str, namespace: str, name: str, fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        async def go() -> dict[str, Any]:
-            obj = await self.api.get(resource, namespace, name)
-            fn(obj)
-            return await self.api.update(resource, obj)
-        return self.call(go)
-
-    def delete(self, resource: str, namespace: str, name: str, **kwargs: Any) -> dict[str, Any]:
-        return self.call(lambda: self.api.delete(resource, namespace, name, **kwargs))
-
     def pods(self, namespace: str = "default") -> list[dict[str, Any]]:
         return self.api.objects("pods", namespace)
-
-    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
-        return self.call(lambda: self.api.get(resource, namespace, name))
-
-    def close(self) -> None:
-        self.rt.close()
 
     # -- the stand-in for scheduler and kubelet ---------------------------------------
     def _renew(self, node: str) -> None:
