@@ -16,7 +16,6 @@ NoSchedule taint, which goes again once the node is Ready.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Callable
 
@@ -26,7 +25,13 @@ from kubesim.components.client.recorder import EventRecorder
 from kubesim.components.client.store import Obj
 from kubesim.components.client.workqueue import ItemExponentialFailureRateLimiter
 from kubesim.components.cloud.provider import CloudProvider, CloudProviderError
-from kubesim.components.controllers.base import Controller, ControllerContext, Requeue, object_key
+from kubesim.components.controllers.base import (
+    Controller,
+    ControllerContext,
+    PeriodicController,
+    Requeue,
+    object_key,
+)
 from kubesim.components.controllers.pods import condition
 
 UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
@@ -92,33 +97,20 @@ class CloudNodeController(Controller):
                     raise  # a kubelet status write in between: its next sync carries them
 
 
-class CloudNodeLifecycleController(Controller):
+class CloudNodeLifecycleController(PeriodicController):
+    """wait.Until(MonitorNodes, nodeMonitorPeriod)."""
+
     name = "cloud-node-lifecycle"
 
     def __init__(self, cc: ControllerContext, cloud: CloudProvider,
                  monitor_period: float = NODE_MONITOR_PERIOD) -> None:
-        super().__init__(cc, workers=0)
+        super().__init__(cc, monitor_period)
         self.cloud = cloud
-        self.monitor_period = monitor_period
         self.recorder = EventRecorder(cc.client, cc.ctx, "cloud-node-lifecycle-controller", cc.now)
         self.node_informer = cc.informers.informer("nodes")
-        self._loop: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        super().start()
-        self._loop = self.ctx.spawn(self._run())
-
-    def stop(self) -> None:
-        super().stop()
-        if self._loop is not None:
-            self._loop.cancel()
-            self._loop = None
-
-    async def _run(self) -> None:
-        """wait.Until(MonitorNodes, nodeMonitorPeriod)."""
-        while True:
-            await self.monitor_nodes()
-            await self.ctx.sleep(self.monitor_period)
+    async def tick(self) -> None:
+        await self.monitor_nodes()
 
     async def monitor_nodes(self) -> None:
         for node in self.node_informer.indexer.list():

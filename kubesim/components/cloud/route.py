@@ -18,7 +18,7 @@ from kubesim.api import meta
 from kubesim.api.status import APIError
 from kubesim.components.client.store import Obj
 from kubesim.components.cloud.provider import CloudProvider, CloudProviderError
-from kubesim.components.controllers.base import Controller, ControllerContext
+from kubesim.components.controllers.base import ControllerContext, PeriodicController
 from kubesim.components.controllers.pods import condition
 
 #: maxConcurrentRouteCreations.
@@ -37,36 +37,22 @@ def route_name(cluster: str, node: Obj, index: int) -> str:
     return base if index == 0 else f"{base}-{index}"
 
 
-class RouteController(Controller):
+class RouteController(PeriodicController):
     name = "route"
 
     def __init__(self, cc: ControllerContext, cloud: CloudProvider, cluster_name: str,
                  period: float = ROUTE_RECONCILIATION_PERIOD) -> None:
-        super().__init__(cc, workers=0)
+        super().__init__(cc, period)
         self.cloud = cloud
         self.cluster_name = cluster_name
-        self.period = period
         self.node_informer = cc.informers.informer("nodes")
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_ROUTE_CREATIONS)
-        self._loop: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        super().start()
-        self._loop = self.ctx.spawn(self._run())
-
-    def stop(self) -> None:
-        super().stop()
-        if self._loop is not None:
-            self._loop.cancel()
-            self._loop = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.reconcile_once()
-            except CloudProviderError:
-                pass  # the next period tries again
-            await self.ctx.sleep(self.period)
+    async def tick(self) -> None:
+        try:
+            await self.reconcile_once()
+        except CloudProviderError:
+            pass  # the next period tries again
 
     async def reconcile_once(self) -> None:
         routes = await self.cloud.list_routes(self.cluster_name)

@@ -177,3 +177,31 @@ class Controller:
                 self.queue.forget(key)
             finally:
                 self.queue.done(key)
+
+
+class PeriodicController(Controller):
+    """A controller that runs `tick` every `period` seconds (wait.Until) from start to stop,
+    with no queue workers (the cloud node lifecycle and route controllers)."""
+
+    def __init__(self, cc: ControllerContext, period: float) -> None:
+        super().__init__(cc, workers=0)
+        self.period = period
+        self._loop: asyncio.Task[None] | None = None
+
+    async def tick(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        super().start()
+        self._loop = self.ctx.spawn(self._run())
+
+    def stop(self) -> None:
+        super().stop()
+        if self._loop is not None:
+            self._loop.cancel()
+            self._loop = None
+
+    async def _run(self) -> None:
+        while True:
+            await self.tick()
+            await self.ctx.sleep(self.period)
