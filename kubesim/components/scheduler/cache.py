@@ -16,6 +16,8 @@ from kubesim.components.scheduler.snapshot import Snapshot
 
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+#: entries of Snapshot.changed before a new epoch starts (its readers then revisit every node)
+CHANGE_LOG_LIMIT = 100_000
 
 
 class CacheError(RuntimeError):
@@ -263,12 +265,14 @@ class Cache:
         """
         rebuild = snap.tree_generation != self._tree_generation
         affinity_changed = False
+        updated: list[str] = []
         for name in reversed(self._recent):
             ni = self._nodes[name]
             if ni.generation <= snap.generation:
                 break
             if name not in self._present:
                 continue
+            updated.append(name)
             existing = snap.node_info_map.get(name)
             clone = ni.clone()
             if existing is None:
@@ -287,6 +291,11 @@ class Cache:
         if rebuild:
             snap.node_info_list = [snap.node_info_map[n] for n in self._tree.list()]
             snap.tree_generation = self._tree_generation
+        if rebuild or len(snap.changed) > CHANGE_LOG_LIMIT:
+            snap.changes_epoch += 1
+            snap.changed.clear()
+        else:
+            snap.changed.extend(updated)
         if rebuild or affinity_changed:
             snap.have_pods_with_affinity = [n for n in snap.node_info_list if n.pods_with_affinity]
             snap.have_pods_with_required_anti_affinity = [

@@ -42,6 +42,11 @@ class Snapshot:
     generation: int = 0
     tree_generation: int = -1
     objects: ClusterObjects = field(default_factory=ClusterObjects)
+    #: names of the nodes each update changed, in order, since `changes_epoch` began (a
+    #: rebuild of the node list, or a long log, starts a new epoch): lets a plugin that keeps
+    #: per-node figures across cycles revisit only what changed
+    changed: list[str] = field(default_factory=list)
+    changes_epoch: int = 0
 
     @classmethod
     def from_nodes(cls, nodes: Iterable[dict[str, Any]], pods: Iterable[dict[str, Any]] = (),

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubesim.api.selectors import LabelSelector, selector_from_set
 from kubesim.components.scheduler.interfaces import (
@@ -44,6 +44,9 @@ from kubesim.components.scheduler.selectors import (
     required_node_affinity,
 )
 from kubesim.components.scheduler.status import SUCCESS, Status
+
+if TYPE_CHECKING:
+    from kubesim.components.scheduler.snapshot import Snapshot
 
 HOSTNAME = "kubernetes.io/hostname"
 ZONE = "topology.kubernetes.io/zone"
@@ -104,15 +107,23 @@ DOMAIN_TOTALS_KEPT = 16
 
 class _DomainTotals:
     """Matching pods per value of one topology key over all nodes (a node without the label
-    counts under ""), with what each node contributed as of its NodeInfo generation."""
+    counts under ""), with what each node contributed as of its NodeInfo generation. A
+    refresh visits the nodes the snapshot's change log names since the last one (all of
+    them the first time, or when the log began a new epoch)."""
 
     def __init__(self) -> None:
         self.totals: dict[str, int] = {}
         self.nodes: dict[str, tuple[int, str, int]] = {}  # name -> (generation, value, count)
+        self.seen: tuple[int, int] | None = None  # (changes epoch, log position) read up to
 
-    def refresh(self, all_nodes: Sequence[NodeInfo], c: Constraint, namespace: str) -> dict[str, int]:
+    def refresh(self, snapshot: Snapshot, c: Constraint, namespace: str) -> dict[str, int]:
         totals, nodes, key = self.totals, self.nodes, c.topology_key
-        for ni in all_nodes:
+        visit: Iterable[NodeInfo] = snapshot.node_info_list
+        if self.seen is not None and self.seen[0] == snapshot.changes_epoch:
+            by_name = snapshot.node_info_map
+            visit = [by_name[name] for name in snapshot.changed[self.seen[1]:] if name in by_name]
+        self.seen = (snapshot.changes_epoch, len(snapshot.changed))
+        for ni in visit:
             seen = nodes.get(ni.name)
             if seen is not None and seen[0] == ni.generation:
                 continue
@@ -315,7 +326,7 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
             if require_all or c.honor_taints or (c.honor_affinity and node_requirements):
                 slow.append(i)
             else:
-                totals = self._domain_totals(c, pi.namespace).refresh(all_nodes, c, pi.namespace)
+                totals = self._domain_totals(c, pi.namespace).refresh(self.snapshot, c, pi.namespace)
                 for value in counts[i]:
                     counts[i][value] = totals.get(value, 0)
         if slow:
