@@ -8,6 +8,7 @@ cluster's node IPAM would hand them out.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,27 +85,42 @@ class KubeletConfig:
 
     def allocatable(self) -> dict[str, str]:
         """capacity - kubeReserved - systemReserved - hard eviction thresholds
-        (pkg/kubelet/cm GetNodeAllocatableAbsolute)."""
-        out = {}
-        for name, text in self.capacity.items():
-            cap = quantity.parse(text)
-            value = cap
-            for reserved in (self.kube_reserved, self.system_reserved):
-                if name in reserved:
-                    value = value - quantity.parse(reserved[name])
-            threshold = self._eviction_threshold(name, cap)
-            if threshold is not None:
-                value = value - threshold
-            if value.sign() < 0:
-                value = quantity.Quantity(0, cap.format)
-            out[name] = str(value)
-        return out
+        (pkg/kubelet/cm GetNodeAllocatableAbsolute). The node status asks every 10 s and most
+        nodes share a shape, so the arithmetic is remembered per input."""
+        return dict(_allocatable(tuple(self.capacity.items()), tuple(self.kube_reserved.items()),
+                                 tuple(self.system_reserved.items()), tuple(self.eviction_hard.items())))
 
-    def _eviction_threshold(self, resource: str, capacity: quantity.Quantity) -> quantity.Quantity | None:
-        signal = {"memory": "memory.available", "ephemeral-storage": "nodefs.available"}.get(resource)
-        text = self.eviction_hard.get(signal or "")
-        if text is None:
-            return None
-        if text.endswith("%"):
-            return quantity.Quantity(int(capacity.nanos * float(text[:-1]) / 100), capacity.format)
-        return quantity.parse(text)
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@functools.lru_cache(maxsize=256)
+def _allocatable(capacity: Pairs, kube_reserved: Pairs, system_reserved: Pairs,
+                 eviction_hard: Pairs) -> dict[str, str]:
+    reserved_sets = (dict(kube_reserved), dict(system_reserved))
+    hard = dict(eviction_hard)
+    out = {}
+    for name, text in capacity:
+        cap = quantity.parse(text)
+        value = cap
+        for reserved in reserved_sets:
+            if name in reserved:
+                value = value - quantity.parse(reserved[name])
+        threshold = _eviction_threshold(hard, name, cap)
+        if threshold is not None:
+            value = value - threshold
+        if value.sign() < 0:
+            value = quantity.Quantity(0, cap.format)
+        out[name] = str(value)
+    return out
+
+
+def _eviction_threshold(eviction_hard: dict[str, str], resource: str,
+                        capacity: quantity.Quantity) -> quantity.Quantity | None:
+    signal = {"memory": "memory.available", "ephemeral-storage": "nodefs.available"}.get(resource)
+    text = eviction_hard.get(signal or "")
+    if text is None:
+        return None
+    if text.endswith("%"):
+        return quantity.Quantity(int(capacity.nanos * float(text[:-1]) / 100), capacity.format)
+    return quantity.parse(text)

@@ -43,7 +43,6 @@ runtime, and `ask` returns once the fault is in place):
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -402,7 +401,7 @@ class Kubelet(Actor):
         """updateNodeStatus: PATCH nodes/status when changed or the report interval passed."""
         lister = self.factory.lister("nodes", field_selector=f"metadata.name={self.cfg.node_name}")
         node = lister.get("", self.cfg.node_name)
-        old = copy.deepcopy((node or {}).get("status") or self._posted or {})
+        old = (node or {}).get("status") or self._posted or {}  # read only: the informer's copy
         status = self._node_status(old)
         now = self.ctx.now()
         if not nodestatus.status_changed(self._posted, status) and now - self._last_report < self.report_frequency:
