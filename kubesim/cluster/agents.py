@@ -19,6 +19,7 @@ from kubesim.cluster.spec import ClusterSpec
 from kubesim.cluster.static_pods import IMAGES as CONTROL_PLANE_IMAGES
 from kubesim.cluster.topology import Plan, PlannedNode
 from kubesim.components.apiserver.client import client_factory
+from kubesim.components.cloud.node import UNINITIALIZED_TAINT
 from kubesim.components.controllers.manager import KubeControllerManager
 from kubesim.components.controllers.nodelifecycle.controller import NodeLifecycleOptions
 from kubesim.components.kube_proxy.config import KubeProxyConfig
@@ -31,6 +32,7 @@ from kubesim.components.kubelet.config import (
 from kubesim.components.kubelet.images import SANDBOX_IMAGE
 from kubesim.components.kubelet.kubelet import kubelet_spec
 from kubesim.runtime.actor import ActorSpec
+from kubesim.runtime.address import Address, Machine
 from kubesim.runtime.base import Runtime
 from kubesim.runtime.costmodel import CostModel
 
@@ -107,16 +109,22 @@ def pod_network(nodes: int) -> str:
 
 
 def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float,
-                   static_pods: list[dict[str, Any]] | None = None) -> KubeletConfig:
+                   static_pods: list[dict[str, Any]] | None = None,
+                   external_cloud: bool = False) -> KubeletConfig:
     """Node `index`'s kubelet; `static_pods`: the manifests in its staticPodPath, whose
-    images the node holds already (kubeadm's preflight pulls them)."""
+    images the node holds already (kubeadm's preflight pulls them). With `external_cloud`
+    (--cloud-provider=external) it registers with the taint the cloud-controller-manager
+    removes once it has initialized the node."""
     settings = node.kubelet
     manifests = static_pods or []
+    taints = [t.model_dump(by_alias=True) for t in node.taints]
+    if external_cloud:
+        taints.append({"key": UNINITIALIZED_TAINT, "value": "true", "effect": "NoSchedule"})
     images = sorted({c["image"] for m in manifests for c in m["spec"]["containers"]})
     return KubeletConfig.for_node(
         index, node.name, pod_network=network, zone=node.zone, epoch=epoch,
         capacity=node.shape.capacity(), labels=dict(node.labels),
-        taints=[t.model_dump(by_alias=True) for t in node.taints],
+        taints=taints,
         node_status_update_frequency=settings.node_status_update_frequency,
         node_status_report_frequency=settings.node_status_report_frequency,
         node_lease_duration_seconds=settings.node_lease_duration_seconds,
@@ -127,8 +135,8 @@ def kubelet_config(index: int, node: PlannedNode, network: str, epoch: float,
 
 
 def place_node_agents(runtime: Runtime, plan: Plan, apiservers: list[str], epoch: float, *,
-                      kube_proxies: bool = True, static_pods: Mapping[str, list[dict[str, Any]]] | None = None
-                      ) -> list[str]:
+                      kube_proxies: bool = True, static_pods: Mapping[str, list[dict[str, Any]]] | None = None,
+                      external_cloud: bool = False) -> list[str]:
     """A kubelet and (unless `kube_proxies` is false) a kube-proxy per planned node, on the
     node's machine, packed by host group (a group's kube-proxies share one view of
     Services and EndpointSlices); the kubelets' addresses. `static_pods`: the manifests
@@ -138,7 +146,7 @@ def place_node_agents(runtime: Runtime, plan: Plan, apiservers: list[str], epoch
     for index, node in enumerate(plan.nodes):
         factory = client_factory(apiservers, user=f"system:node:{node.name}", groups=["system:nodes"],
                                  user_agent=f"kubelet/{VERSION}")
-        config = kubelet_config(index, node, network, epoch, (static_pods or {}).get(node.name))
+        config = kubelet_config(index, node, network, epoch, (static_pods or {}).get(node.name), external_cloud)
         spec = kubelet_spec(config, factory, machine=node.name, host=node.host)
         runtime.spawn(spec)
         kubelets.append(str(spec.address))
@@ -151,3 +159,31 @@ def place_node_agents(runtime: Runtime, plan: Plan, apiservers: list[str], epoch
         proxy_factory = client_factory(apiservers, user="system:kube-proxy", user_agent=f"kube-proxy/{VERSION}")
         runtime.spawn(kube_proxy_spec(proxy_config, proxy_factory, machine=node.name, host=node.host))
     return kubelets
+
+
+def place_cloud(runtime: Runtime, spec: ClusterSpec, plan: Plan, apiservers: list[str], epoch: float) -> list[str]:
+    """With `cloudProvider: external`: the fake cloud (an instance per node, at the node's
+    address) on a machine of its own, and a cloud-controller-manager per control-plane
+    machine (leader-elected, as kubeadm clusters run it); the managers' addresses."""
+    from kubesim.components.cloud.actor import FakeCloudActor
+    from kubesim.components.cloud.manager import CloudControllerManager
+
+    network = pod_network(len(plan.nodes))
+    instances = [{"name": node.name, "zone": node.zone,
+                  "internalIP": kubelet_config(index, node, network, epoch).node_ip}
+                 for index, node in enumerate(plan.nodes)]
+    runtime.add_machine(Machine(names.CLOUD_MACHINE, zone=spec.zones[0], role="external"))
+    runtime.spawn(ActorSpec(Address(names.CLOUD, names.CLOUD_MACHINE), FakeCloudActor, names.CLOUD_MACHINE,
+                            kwargs={"instances": instances}))
+    placed = []
+    machines = sorted({a.machine for a in plan.actors_of(names.CONTROLLER_MANAGER)})
+    for i, machine in enumerate(machines):
+        address = Address(names.CLOUD_CONTROLLER_MANAGER, f"{names.CLOUD_CONTROLLER_MANAGER}-{i}")
+        factory = client_factory(apiservers, user="system:cloud-controller-manager",
+                                 user_agent=f"cloud-controller-manager/{VERSION}")
+        runtime.spawn(ActorSpec(address, CloudControllerManager, machine,
+                                kwargs={"client": factory, "cloud": f"{names.CLOUD}/{names.CLOUD_MACHINE}",
+                                        "cluster_name": spec.name, "epoch": epoch},
+                                metric_labels={"instance": address.name, "job": "cloud-controller-manager"}))
+        placed.append(str(address))
+    return placed

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim.cluster import names
-from kubesim.cluster.agents import place_controllers, place_node_agents, pod_network
+from kubesim.cluster.agents import place_cloud, place_controllers, place_node_agents, pod_network
 from kubesim.cluster.prober import LoadProber
 from kubesim.cluster.spec import ClusterSpec
 from kubesim.cluster.static_pods import control_plane_manifests
@@ -94,7 +94,11 @@ def place(runtime: Runtime, spec: ClusterSpec, plan: Plan) -> Placed:
         placed.machine_of[str(actor.address)] = actor.machine
     placed.controllers = place_controllers(runtime, spec, plan, placed.apiservers, EPOCH)
     manifests = control_plane_manifests(spec, plan, pod_network(len(plan.nodes)))
-    placed.kubelets = place_node_agents(runtime, plan, placed.apiservers, EPOCH, static_pods=manifests)
+    external_cloud = spec.cloud_provider == "external"
+    placed.kubelets = place_node_agents(runtime, plan, placed.apiservers, EPOCH, static_pods=manifests,
+                                        external_cloud=external_cloud)
+    if external_cloud:
+        placed.controllers += place_cloud(runtime, spec, plan, placed.apiservers, EPOCH)
     placed.static_pods = [a.static_pod for a in plan.actors if a.static_pod is not None]
     for address in placed.controllers + placed.kubelets:
         placed.machine_of[address] = runtime.machine_of(address)
@@ -129,7 +133,8 @@ async def etcd_leader(runtime: Runtime, placed: Placed) -> str | None:
 
 
 # the leader-elected components by the name faults use, and their actor kinds
-ELECTED = {"kube-scheduler": names.SCHEDULER, "kube-controller-manager": names.CONTROLLER_MANAGER}
+ELECTED = {"kube-scheduler": names.SCHEDULER, "kube-controller-manager": names.CONTROLLER_MANAGER,
+           "cloud-controller-manager": names.CLOUD_CONTROLLER_MANAGER}
 
 
 async def component_leader(runtime: Runtime, placed: Placed, component: str) -> str | None:

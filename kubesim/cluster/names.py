@@ -21,6 +21,8 @@ CONTROLLER_MANAGER = "controller-manager"
 LOAD_BALANCER = "apiserver-lb"
 KUBELET = "kubelet"
 KUBE_PROXY = "kube-proxy"
+CLOUD = "cloud"  # the fake cloud provider's API (cloudProvider: external)
+CLOUD_CONTROLLER_MANAGER = "cloud-controller-manager"
 
 # the static pods kubeadm writes for the control-plane actors (the component names)
 STATIC_PODS = {ETCD: "etcd", APISERVER: "kube-apiserver", SCHEDULER: "kube-scheduler",
@@ -33,6 +35,7 @@ ROLE_WORKER = "worker"  # runtime.address.Machine's default role
 
 CONTROL_PLANE_POOL = "control-plane"  # the pool name of the control-plane nodes' agents
 LOAD_BALANCER_MACHINE = "lb"
+CLOUD_MACHINE = "cloud-api"
 NODE_INDEX_DIGITS = 5
 HOST_INDEX_DIGITS = 3
 DNS1123_LABEL_MAX = 63

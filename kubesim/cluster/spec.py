@@ -14,7 +14,8 @@ kube-apiserver and kube-controller-manager (`flags.py`), the config-file fields 
 KubeSchedulerConfiguration, KubeletConfiguration and KubeProxyConfiguration
 (`scheduler_config.py`, `nodes.py`). Control-plane counts follow kubeadm: one etcd
 member (stacked), kube-apiserver, kube-scheduler and kube-controller-manager per
-control-plane machine, the last two leader-elected.
+control-plane machine, the last two leader-elected; with `cloudProvider: external`, also a
+leader-elected cloud-controller-manager per control-plane machine and a fake cloud.
 
 Field checks run as the YAML is read; checks across fields (`checks.py`) run once every
 field is valid, and the first problem is raised as a `SpecProblem` naming its field.
@@ -185,6 +186,11 @@ class ClusterSpec(CamelModel):
     controller_manager: ControllerManagerFlags = ControllerManagerFlags()
     kubelet: KubeletSettings = KubeletSettings()
     kube_proxy: KubeProxySettings = KubeProxySettings()
+    # "external": kubelets run with --cloud-provider=external (nodes register tainted
+    # node.cloudprovider.kubernetes.io/uninitialized) and a cloud-controller-manager per
+    # control-plane machine initializes them against a fake cloud (instances, load
+    # balancers, routes); "": no cloud provider, as kubeadm's default
+    cloud_provider: Literal["", "external"] = ""
     node_pools: list[NodePool] = []
     faults: list[Fault] = []
     # how long `kubesim run` watches the cluster once it is ready (default: until a
