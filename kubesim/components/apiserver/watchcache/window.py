@@ -10,6 +10,7 @@ resourceVersion must get, or that the resourceVersion is too old.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -94,5 +95,13 @@ class EventWindow:
         oldest = self.oldest_deliverable()
         if resource_version < oldest - 1:
             raise TooOld(resource_version, oldest - 1)
-        versions = [e.resource_version for e in self.events]
-        return list(self.events)[bisect.bisect_right(versions, resource_version):]
+        # a binary search over the window, as upstream's sort.Search over its cyclic buffer
+        # (listing every version first made each watch start O(window))
+        first = bisect.bisect_right(self.events, resource_version, key=_version)
+        tail = list(itertools.islice(reversed(self.events), len(self.events) - first))
+        tail.reverse()  # taken from the newest end: the cost is the events returned
+        return tail
+
+
+def _version(event: CacheEvent) -> int:
+    return event.resource_version
