@@ -58,8 +58,10 @@ _DAEMON_TOLERATIONS = (
 
 
 def daemon_pod_spec(spec: Obj) -> Obj:
-    """AddOrUpdateDaemonPodTolerations on a copy of the template's pod spec."""
-    out = copy.deepcopy(spec)
+    """AddOrUpdateDaemonPodTolerations on a shallow copy of the template's pod spec (a new
+    tolerations list; other values shared with `spec`, as upstream's NewPod shares them):
+    node_should_run asks it for every node on every sync and only reads it."""
+    out = dict(spec)
     wanted = list(_DAEMON_TOLERATIONS)
     if out.get("hostNetwork"):
         wanted.append(("node.kubernetes.io/network-unavailable", "NoSchedule"))
