@@ -57,13 +57,20 @@ def test_a_current_cached_state_saves_the_read():
     assert updated == stored and stored["metadata"]["labels"] == {"v": "1"}
 
 
+async def behind_the_cache(backend: CountingBackend) -> tuple[Any, dict[str, Any]]:
+    """A store over `backend` holding pod p at label v=1 whose cache still has p as created;
+    the store and that stale p."""
+    store = new_store(backend=backend)
+    stale = await store.create("default", pod("p"))
+    await store.guaranteed_update("default", "p", relabel("1"))
+    store.cached = lambda key: state_of(stale)
+    return store, stale
+
+
 def test_a_stale_cached_state_loses_the_compare_and_the_update_runs_on_etcds():
     async def scenario():
         backend = CountingBackend()
-        store = new_store(backend=backend)
-        stale = await store.create("default", pod("p"))
-        await store.guaranteed_update("default", "p", relabel("1"))
-        store.cached = lambda key: state_of(stale)
+        store, stale = await behind_the_cache(backend)
         seen: list[str] = []
 
         def mutate(obj):
@@ -106,10 +113,7 @@ def test_a_conflict_seen_on_a_stale_cached_state_is_checked_against_etcd():
 def test_no_op_on_a_stale_cached_state_is_confirmed_against_etcd():
     async def scenario():
         backend = CountingBackend()
-        store = new_store(backend=backend)
-        stale = await store.create("default", pod("p"))
-        await store.guaranteed_update("default", "p", relabel("1"))
-        store.cached = lambda key: state_of(stale)
+        store, _ = await behind_the_cache(backend)
         backend.calls.clear()
         out = await store.guaranteed_update("default", "p", lambda obj: obj)  # no change
         return backend.calls, out
