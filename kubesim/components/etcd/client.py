@@ -253,6 +253,10 @@ class ClientWatch:
                 if first or created.get("canceled"):
                     created = dict(created, watch_id=self.watch_id)
                     self._queue.put_nowait(created)
+                # live on the new member from here: the catch-up events that overtook this
+                # reply are taken in now (while still "resuming" they were dropped, the next
+                # one looked like a gap, and a resume under load never caught up)
+                self._resuming = False
                 client._adopt((endpoint, self._member_watch), self)
                 if created.get("canceled"):
                     self._close()
@@ -339,7 +343,6 @@ class ClientWatch:
                     return
                 await self.client.ctx.sleep(self.client.watch_check_interval)
                 continue
-            self._resuming = False
             return
 
     def _close(self) -> None:
