@@ -158,7 +158,7 @@ class FaultExecutor:
     async def _pods_before(self, *targets: list[str]) -> list[tuple[str, str, str, str, bool]] | None:
         """The workloads' pods, read before a fault that hits nodes acts (afterwards the
         apiserver asked first may be one the fault took down); None if it hits none."""
-        if not self._node_names.intersection(t for group in targets for t in group):
+        if not self._nodes_in(*targets):
             return None
         return await self._workload_pods()
 
@@ -199,9 +199,12 @@ class FaultExecutor:
                 await self._close(record)
 
     def _nodes_hit(self, record: FaultRecord) -> set[str]:
-        """The nodes a fault's targets name (a machine that is a node is that node)."""
-        node_names = self._node_names
-        return {t for t in record.targets + record.detail.get("machines", []) if t in node_names}
+        """The nodes a fault's targets name."""
+        return self._nodes_in(record.targets, record.detail.get("machines", []))
+
+    def _nodes_in(self, *targets: list[str]) -> set[str]:
+        """The nodes among target names (a machine that is a node is that node)."""
+        return {t for group in targets for t in group if t in self._node_names}
 
     async def _workload_pods(self) -> list[tuple[str, str, str, str, bool]]:
         """(uid, name, node, phase, being deleted) of the spec's workloads' pods."""

@@ -377,8 +377,8 @@ class Kubelet(Actor):
             try:
                 if self._lease is None:
                     try:
-                        self._lease = await self.heartbeat_client.get("leases.coordination.k8s.io",
-                                                            nodestatus.LEASE_NAMESPACE, self.cfg.node_name)
+                        self._lease = await self.heartbeat_client.get(
+                            "leases.coordination.k8s.io", nodestatus.LEASE_NAMESPACE, self.cfg.node_name)
                     except APIError as err:
                         if err.code != 404:
                             raise
