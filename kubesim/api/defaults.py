@@ -18,11 +18,11 @@ Everything mutates the dict passed in and returns it.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Iterator
 from typing import Any
 
 from kubesim.api import kinds, quantity, status
+from kubesim.api.copying import deep_copy
 
 Obj = dict[str, Any]
 
@@ -482,11 +482,11 @@ def prepare_for_update(new: Obj, old: Obj, subresource: str = "") -> Obj:
     if subresource == "status":
         for key, value in old.items():
             if key not in ("status", "metadata"):
-                new[key] = copy.deepcopy(value)
+                new[key] = deep_copy(value)
         return new
     if has_status:
         if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
+            new["status"] = deep_copy(old["status"])
         else:
             new.pop("status", None)
     if kind and (kind.group, kind.kind) == ("", "Namespace"):

@@ -26,7 +26,7 @@ import os
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -72,9 +72,10 @@ class Latency:
         if problem is not None:
             raise ValueError(f"{problem[0]}: {problem[1]}")
 
-    @property
+    @cached_property
     def sigma(self) -> float:
-        """The lognormal shape parameter: ln(p99 / median) / z(0.99)."""
+        """The lognormal shape parameter: ln(p99 / median) / z(0.99) (worked out once: every
+        message the network model delivers draws from a Latency)."""
         if self.p99 == self.median:
             return 0.0
         return math.log(self.p99 / self.median) / _Z99

@@ -11,7 +11,6 @@ failure is an `APIError` carrying the real metav1.Status; nothing is stored on e
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ import yaml
 
 from kubesim.api import defaults, kinds, selectors, status
 from kubesim.api import field as fld
+from kubesim.api.copying import deep_copy
 from kubesim.api.kinds import Kind
 from kubesim.api.meta import generate_name
 from kubesim.components.apiserver.admission import Attributes, Chain, Operation, UserInfo
@@ -351,7 +351,7 @@ class ResourceEndpoints:
                 expected_kind: str | None = None) -> tuple[Obj, list[str]]:
         directive = field_validation(info["query"], options_kind)
         if info.get("object") is not None:
-            obj, dups = copy.deepcopy(info["object"]), []
+            obj, dups = deep_copy(info["object"]), []
         else:
             obj, dups = decode_body(info.get("body") or b"", served.kind,
                                     str(info.get("content_type") or ""))
@@ -369,7 +369,7 @@ class ResourceEndpoints:
         await self.chain.admit(attrs)
         # the store validates inside create; kube-apiserver runs validating admission (which
         # charges quota) only after that validation, so validate a copy first
-        probe = copy.deepcopy(obj)
+        probe = deep_copy(obj)
         probe_meta = probe.setdefault("metadata", {})
         if probe_meta.get("generateName") and not probe_meta.get("name"):
             # the store generates the name (rest.BeforeCreate) before it validates
@@ -429,7 +429,7 @@ class ResourceEndpoints:
             # GuaranteedUpdate when its start was stale, here that would be a 409 and a retry
             current = await served.store.get(ns, info["name"])
             try:
-                patched = apply_patch(patch_type, copy.deepcopy(current), body, served.kind.kind)
+                patched = apply_patch(patch_type, deep_copy(current), body, served.kind.kind)
             except PatchError as err:
                 raise _patch_status(err) from None
             pinned = (patched.get("metadata") or {}).get("resourceVersion")
@@ -511,7 +511,7 @@ class ResourceEndpoints:
         binding_kind = kinds.by_resource("", "v1", "bindings")
         assert binding_kind is not None
         if info.get("object") is not None:
-            binding = copy.deepcopy(info["object"])
+            binding = deep_copy(info["object"])
         else:
             binding, _ = decode_body(info.get("body") or b"", binding_kind,
                                      str(info.get("content_type") or ""))
@@ -545,20 +545,20 @@ class ResourceEndpoints:
             scale = to_scale(current)
             if verb == "update":
                 if info.get("object") is not None:
-                    new_scale = copy.deepcopy(info["object"])
+                    new_scale = deep_copy(info["object"])
                 else:
                     new_scale, _ = decode_body(info.get("body") or b"", served.kind,
                                                str(info.get("content_type") or ""))
             else:
                 patch_type = self._patch_type(info, served)
                 try:
-                    new_scale = apply_patch(patch_type, copy.deepcopy(scale),
+                    new_scale = apply_patch(patch_type, deep_copy(scale),
                                             self._patch_body(info), "Scale")
                 except PatchError as err:
                     raise _patch_status(err) from None
             _validate_scale(new_scale, info["name"])
             pinned = (new_scale.get("metadata") or {}).get("resourceVersion") or ""
-            updated = copy.deepcopy(current)
+            updated = deep_copy(current)
             updated.setdefault("spec", {})["replicas"] = new_scale["spec"]["replicas"]
             if pinned:
                 updated["metadata"]["resourceVersion"] = pinned

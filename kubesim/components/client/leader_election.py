@@ -17,11 +17,11 @@ ReleaseOnCancel are not modelled.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from kubesim.api.copying import deep_copy
 from kubesim.runtime.context import Context
 from kubesim.runtime.errors import RuntimeErrorBase
 
@@ -144,7 +144,7 @@ class LeaderElector:
             spec["leaseTransitions"] = old["leaseTransitions"]
         else:
             spec["leaseTransitions"] = old["leaseTransitions"] + 1
-        desired = copy.deepcopy(lease)
+        desired = deep_copy(lease)
         desired["spec"] = {k: v for k, v in spec.items() if v is not None}
         return desired
 

@@ -16,9 +16,9 @@ NoSchedule taint, which goes again once the node is Ready.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -68,7 +68,7 @@ class CloudNodeController(Controller):
         cached = self.node_informer.indexer.get_by_key(key)
         if cached is None or not has_taint(cached, UNINITIALIZED_TAINT):
             return
-        node = copy.deepcopy(cached)
+        node = deep_copy(cached)
         try:
             metadata = await self.cloud.instance_metadata(node)
         except CloudProviderError as err:

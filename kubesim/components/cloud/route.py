@@ -12,9 +12,9 @@ changed CIDR) are deleted.
 from __future__ import annotations
 
 import asyncio
-import copy
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.store import Obj
 from kubesim.components.cloud.provider import CloudProvider, CloudProviderError
@@ -109,7 +109,7 @@ class RouteController(PeriodicController):
                 "message": "RouteController created a route" if created
                 else "RouteController failed to create a route",
                 "lastTransitionTime": stamp, "lastHeartbeatTime": stamp}
-        fresh = copy.deepcopy(await self.client.get("nodes", "", node["metadata"]["name"]))
+        fresh = deep_copy(await self.client.get("nodes", "", node["metadata"]["name"]))
         status = fresh.setdefault("status", {})
         status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "NetworkUnavailable"]
         status["conditions"].append(cond)

@@ -18,10 +18,10 @@ Each load balancer sync counts in service_controller_loadbalancer_sync_total.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
 from kubesim.components.client.store import DeletedFinalStateUnknown, Obj
@@ -121,7 +121,7 @@ class ServiceController(Controller):
         cached = self.svc_informer.indexer.get_by_key(key)
         if cached is None:
             return  # the finalizer made sure its load balancer went before it did
-        svc = copy.deepcopy(cached)
+        svc = deep_copy(cached)
         try:
             if needs_cleanup(svc):
                 self.syncs.inc()

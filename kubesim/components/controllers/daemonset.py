@@ -16,10 +16,10 @@ by this simulator, so the revision hash is computed from the template.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubesim.api import meta, selectors
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -234,7 +234,7 @@ class DaemonSetController(Controller):
         if cached is None:
             self.expectations.delete(key)
             return
-        ds = copy.deepcopy(cached)
+        ds = deep_copy(cached)
         nodes = self.node_informer.indexer.list()
         if ds["spec"].get("selector") == {}:
             self.recorder.event(ds, "Warning", "SelectingAll",
@@ -347,7 +347,7 @@ class DaemonSetController(Controller):
         key = object_key(ds)
         create_n, delete_n = min(len(create), BURST_REPLICAS), min(len(delete), BURST_REPLICAS)
         self.expectations.set(key, create_n, delete_n, self.cc.now())
-        template = copy.deepcopy(ds["spec"]["template"])
+        template = deep_copy(ds["spec"]["template"])
         template["spec"] = daemon_pod_spec(template.get("spec") or {})
         labels = template.setdefault("metadata", {}).setdefault("labels", {})
         labels[TEMPLATE_GENERATION_LABEL] = str(ds["metadata"].get("generation", 1))
@@ -522,7 +522,7 @@ class DaemonSetController(Controller):
         if all(old.get(k, 0) == v for k, v in new.items()) and old.get("observedGeneration", 0) >= generation:
             return
         for attempt in range(STATUS_UPDATE_RETRIES + 1):
-            body = copy.deepcopy(ds)
+            body = deep_copy(ds)
             status = body.setdefault("status", {})
             if observed:
                 status["observedGeneration"] = generation

@@ -12,11 +12,11 @@ Endpoints object of a deleted Service is deleted.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -175,7 +175,7 @@ class EndpointsController(eputil.ServiceController):
                                                       current.get("subsets") or [])
             if (current.get("subsets") or []) == subsets and labels == svc_labels and capacity_ok:
                 return
-            new = copy.deepcopy(current)
+            new = deep_copy(current)
         else:
             new = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": namespace}}
         new["subsets"] = subsets

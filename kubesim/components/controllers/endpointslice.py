@@ -20,11 +20,11 @@ of creating duplicates, and only slices changed by someone else trigger a sync.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -120,7 +120,7 @@ def new_slice(service: Obj, ports: list[Obj]) -> Obj:
         "generateName": f"{md['name']}-", "namespace": md.get("namespace", ""), "labels": {},
         "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": md["name"], "uid": md["uid"],
                              "controller": True, "blockOwnerDeletion": True}]},
-        "addressType": "IPv4", "endpoints": [], "ports": copy.deepcopy(ports)}
+        "addressType": "IPv4", "endpoints": [], "ports": deep_copy(ports)}
     slice_["metadata"]["labels"] = slice_labels(slice_, service)[0]
     return slice_
 
@@ -174,13 +174,13 @@ def reconcile_port_mapping(service: Obj, existing: list[Obj], desired: dict[str,
             if not kept:
                 to_delete.append(name)
             else:
-                copy_ = copy.deepcopy(slice_)
+                copy_ = deep_copy(slice_)
                 copy_["endpoints"] = kept
                 copy_["metadata"]["labels"] = labels
                 by_name[name] = copy_
                 to_update.append(name)
         elif labels_changed:
-            copy_ = copy.deepcopy(slice_)
+            copy_ = deep_copy(slice_)
             copy_["metadata"]["labels"] = labels
             by_name[name] = copy_
             to_update.append(name)
@@ -201,7 +201,7 @@ def reconcile_port_mapping(service: Obj, existing: list[Obj], desired: dict[str,
         if target is None:
             target = new_slice(service, ports)
         else:
-            target = copy.deepcopy(target)
+            target = deep_copy(target)
             by_name[target["metadata"]["name"]] = target
         room = max_endpoints - len(target["endpoints"])
         target["endpoints"].extend(remaining[:room])

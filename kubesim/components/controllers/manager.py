@@ -29,11 +29,11 @@ the election, the shared informers, the clients and the controllers' lifecycle.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.api import APIClient, Obj
 from kubesim.components.client.informers import SharedInformerFactory
@@ -118,7 +118,7 @@ class ControllerManager(Actor):
             raise _LeaseReadFailed() from err
 
     async def _write_lease(self, lease: Obj, create: bool) -> bool:
-        body = copy.deepcopy(lease)
+        body = deep_copy(lease)
         body.setdefault("apiVersion", "coordination.k8s.io/v1")
         body.setdefault("kind", "Lease")
         body.setdefault("metadata", {}).update(name=self.lease_name, namespace=LEASE_NAMESPACE)

@@ -13,9 +13,8 @@ apiserver deletes the namespace.
 
 from __future__ import annotations
 
-import copy
-
 from kubesim.api import defaults, kinds
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.workqueue import (
@@ -95,7 +94,7 @@ class NamespaceController(Controller):
         estimate = await self._delete_all_content(ns)
         if estimate > 0:
             raise ResourcesRemaining(estimate)
-        body = copy.deepcopy(ns)
+        body = deep_copy(ns)
         body["spec"]["finalizers"] = [f for f in body["spec"]["finalizers"] if f != defaults.FINALIZER_KUBERNETES]
         try:
             await self.client.update("namespaces", body, "finalize")
@@ -162,7 +161,7 @@ class NamespaceController(Controller):
                                    "reason": reason, "message": message})
         if [old.get(c["type"]) for c in conditions] == conditions:
             return
-        body = copy.deepcopy(ns)
+        body = deep_copy(ns)
         body.setdefault("status", {})["conditions"] = conditions
         updated = await self.client.update("namespaces", body, "status")
         ns["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]

@@ -10,9 +10,8 @@ Quarantined node names wait in the `orphaned_pods_nodes` delaying queue.
 
 from __future__ import annotations
 
-import copy
-
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.store import Obj
 from kubesim.components.controllers import pods as podutil
@@ -90,7 +89,7 @@ class PodGCController(Controller):
 
     async def _fail_and_delete(self, pod: Obj) -> None:
         """markFailedAndDeletePodWithCondition."""
-        body = copy.deepcopy(pod)
+        body = deep_copy(pod)
         status = body.setdefault("status", {})
         if podutil.phase(pod) not in ("Succeeded", "Failed"):
             status["phase"] = "Failed"

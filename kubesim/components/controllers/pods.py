@@ -5,13 +5,13 @@ template, the pod-template-hash, and the ranking that picks which pods to delete
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import math
 from typing import Any
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 
 Obj = dict[str, Any]
 
@@ -80,7 +80,7 @@ def pod_from_template(template: Obj, owner: Obj) -> Obj:
         "generateName": owner["metadata"]["name"] + "-",
         "labels": dict(tmeta.get("labels") or {}),
         "ownerReferences": [controller_ref(owner)],
-    }, "spec": copy.deepcopy(template.get("spec") or {})}
+    }, "spec": deep_copy(template.get("spec") or {})}
     if tmeta.get("annotations"):
         pod["metadata"]["annotations"] = dict(tmeta["annotations"])
     if tmeta.get("finalizers"):

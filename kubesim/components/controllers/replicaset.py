@@ -12,10 +12,10 @@ observedGeneration, the ReplicaFailure condition) is written through `status`.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable
 
 from kubesim.api import meta, selectors
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -262,7 +262,7 @@ class ReplicaSetController(Controller):
         return [related[uid] for uid in sorted(related)]
 
     def _calculate_status(self, rs: Obj, filtered: list[Obj], manage_err: APIError | None) -> Obj:
-        st = copy.deepcopy(rs.get("status") or {})
+        st = deep_copy(rs.get("status") or {})
         template_labels = selectors.selector_from_set((rs["spec"]["template"].get("metadata") or {}).get("labels"))
         min_ready = rs["spec"].get("minReadySeconds", 0)
         now = self.cc.now()
@@ -293,7 +293,7 @@ class ReplicaSetController(Controller):
             return rs
         new_status["observedGeneration"] = generation
         for attempt in range(STATUS_UPDATE_RETRIES + 1):
-            body = copy.deepcopy(rs)
+            body = deep_copy(rs)
             body["status"] = new_status
             try:
                 return await self.client.update(self.resource, body, "status")

@@ -20,9 +20,8 @@ resync on.
 
 from __future__ import annotations
 
-import copy
-
 from kubesim.api import kinds, meta
+from kubesim.api.copying import deep_copy
 from kubesim.components.apiserver.admission import resource_lists as rl
 from kubesim.components.apiserver.admission.resourcequota.check import QuotaDoc
 from kubesim.components.apiserver.admission.resourcequota.evaluators import (
@@ -163,7 +162,7 @@ class ResourceQuotaController(Controller):
         cached = self.quota_informer.indexer.get_by_key(key)
         if cached is None:
             return
-        quota = copy.deepcopy(cached)
+        quota = deep_copy(cached)
         old = quota.get("status") or {}
         hard = rl.parse((quota.get("spec") or {}).get("hard"))
         used = rl.add({}, rl.parse(old.get("used")))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from kubesim.api.copying import deep_copy
 from kubesim.api.meta import micro_timestamp, timestamp
 from kubesim.components.kubelet.config import KubeletConfig
 from kubesim.components.kubelet.containers import runtime_id
@@ -131,7 +132,7 @@ def initial_node(cfg: KubeletConfig, status: Obj) -> Obj:
         spec["podCIDR"] = cfg.pod_cidr
         spec["podCIDRs"] = [cfg.pod_cidr]
     if cfg.taints:
-        spec["taints"] = copy.deepcopy(cfg.taints)
+        spec["taints"] = deep_copy(cfg.taints)
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -152,7 +153,7 @@ def reconcile_existing(cfg: KubeletConfig, existing: Obj) -> Obj | None:
     labels = (existing.get("metadata") or {}).get("labels") or {}
     if all(labels.get(k) == v for k, v in want.items()):
         return None
-    node = copy.deepcopy(existing)
+    node = deep_copy(existing)
     node.setdefault("metadata", {}).setdefault("labels", {}).update(want)
     return node
 
@@ -189,7 +190,7 @@ def new_lease(cfg: KubeletConfig, node_uid: str, duration: int, now: float) -> O
 
 def renewed(lease: Obj, cfg: KubeletConfig, node_uid: str, duration: int, now: float) -> Obj:
     """The Lease as the next renewal writes it (the read resourceVersion kept for the PUT)."""
-    out = copy.deepcopy(lease)
+    out = deep_copy(lease)
     fresh = new_lease(cfg, node_uid, duration, now)
     out["spec"] = fresh["spec"]
     if "ownerReferences" in fresh["metadata"] and not out["metadata"].get("ownerReferences"):

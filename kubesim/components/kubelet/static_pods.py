@@ -11,12 +11,12 @@ status manager writes.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from typing import Any
 
 from kubesim.api import defaults
+from kubesim.api.copying import deep_copy
 from kubesim.api.meta import timestamp
 
 Obj = dict[str, Any]
@@ -30,7 +30,7 @@ FILE_SOURCE = "file"
 
 def static_pod(manifest: Obj, node_name: str, path: str, now: float, epoch: float) -> Obj:
     """One manifest as the file source hands it to the kubelet (`path` names its file)."""
-    pod = copy.deepcopy(manifest)
+    pod = deep_copy(manifest)
     pod.setdefault("apiVersion", "v1")
     pod.setdefault("kind", "Pod")
     defaults.apply_defaults(pod)
@@ -66,7 +66,7 @@ def static_uid_of_mirror(mirror: Obj) -> str:
 
 def mirror_pod(static: Obj, node_name: str, node_uid: str) -> Obj:
     """CreateMirrorPod: the static pod as created in the API."""
-    pod = copy.deepcopy(static)
+    pod = deep_copy(static)
     meta = pod["metadata"]
     for key in ("uid", "resourceVersion", "creationTimestamp"):
         meta.pop(key, None)

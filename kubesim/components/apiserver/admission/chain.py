@@ -43,17 +43,23 @@ class Chain:
 
     def __init__(self, plugins: Sequence[Plugin]):
         self.plugins = tuple(plugins)
+        # which interfaces each plugin has, found once: an isinstance check against a
+        # runtime-checkable Protocol walks the protocol's attributes every time
+        self.mutating: tuple[MutationInterface, ...] = tuple(
+            p for p in self.plugins if isinstance(p, MutationInterface))
+        self.validating: tuple[ValidationInterface, ...] = tuple(
+            p for p in self.plugins if isinstance(p, ValidationInterface))
 
     async def admit(self, attrs: Attributes) -> None:
         """The mutating phase; raises ``APIError`` on the first rejection."""
-        for plugin in self.plugins:
-            if isinstance(plugin, MutationInterface) and plugin.handles(attrs.operation):
+        for plugin in self.mutating:
+            if plugin.handles(attrs.operation):
                 await plugin.admit(attrs)
 
     async def validate(self, attrs: Attributes) -> None:
         """The validating phase; raises ``APIError`` on the first rejection."""
-        for plugin in self.plugins:
-            if isinstance(plugin, ValidationInterface) and plugin.handles(attrs.operation):
+        for plugin in self.validating:
+            if plugin.handles(attrs.operation):
                 await plugin.validate(attrs)
 
 

@@ -7,8 +7,9 @@ more than 10,000 operations a 413.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from kubesim.api.copying import deep_copy
 
 from .errors import BadPatchError, PatchTooLargeError, UnprocessablePatchError
 
@@ -24,7 +25,7 @@ def json_patch(doc: Any, operations: Any) -> Any:
         raise PatchTooLargeError(
             f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {len(operations)}"
         )
-    doc = copy.deepcopy(doc)
+    doc = deep_copy(doc)
     for op in operations:
         doc = _apply(doc, op)
     return doc
@@ -65,13 +66,13 @@ def _apply(doc: Any, op: dict[str, Any]) -> Any:
     if kind in ("add", "replace", "test") and "value" not in op:
         raise UnprocessablePatchError(f"{kind} operation missing value")
     if kind == "add":
-        return _add(doc, tokens, copy.deepcopy(op["value"]), path, kind)
+        return _add(doc, tokens, deep_copy(op["value"]), path, kind)
     if kind == "remove":
         doc, _ = _remove(doc, tokens, path, kind)
         return doc
     if kind == "replace":
         doc, _ = _remove(doc, tokens, path, kind)
-        return _add(doc, tokens, copy.deepcopy(op["value"]), path, kind)
+        return _add(doc, tokens, deep_copy(op["value"]), path, kind)
     if kind == "test":
         if not _exists(doc, tokens) or not json_equal(_get(doc, tokens, path, kind), op["value"]):
             raise UnprocessablePatchError(f"testing value {path} failed: test failed")
@@ -84,7 +85,7 @@ def _apply(doc: Any, op: dict[str, Any]) -> Any:
             raise UnprocessablePatchError(f"move operation does not apply: cannot move {op['from']} into its child {path}")
         doc, value = _remove(doc, source, op["from"], kind, what="from path")
         return _add(doc, tokens, value, path, kind)
-    value = copy.deepcopy(_get(doc, source, op["from"], kind, what="from path"))
+    value = deep_copy(_get(doc, source, op["from"], kind, what="from path"))
     return _add(doc, tokens, value, path, kind)
 
 

@@ -12,8 +12,9 @@ come in patch order, server-only items keep their relative place.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from kubesim.api.copying import deep_copy
 
 from .errors import BadPatchError, UnprocessablePatchError
 from .schema import MERGE, UNKNOWN, FieldMeta, Schema
@@ -26,7 +27,7 @@ DELETE_FROM_PRIMITIVE_LIST = "$deleteFromPrimitiveList/"
 
 def strategic_merge_patch(original: dict[str, Any], patch: dict[str, Any], meta: FieldMeta) -> dict[str, Any]:
     """Apply `patch` to a copy of `original` using the kind's patch metadata."""
-    return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), meta.schema)
+    return _merge_map(deep_copy(original), deep_copy(patch), meta.schema)
 
 
 def _merge_map(original: dict[str, Any] | None, patch: dict[str, Any], schema: Schema) -> dict[str, Any]:

@@ -11,11 +11,11 @@ registry store turns into the apiserver's Status errors.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kubesim.api.copying import deep_copy
 from kubesim.components.apiserver.storage import codec
 from kubesim.components.apiserver.storage.errors import etcd_failure
 from kubesim.components.etcd.backend import EtcdBackend, Request, Response
@@ -127,7 +127,7 @@ class EtcdOps:
             try:
                 if state is not None and preconditions is not None:
                     preconditions.check(state.obj)
-                new = try_update(copy.deepcopy(state.obj) if state is not None else None)
+                new = try_update(deep_copy(state.obj) if state is not None else None)
             except Exception:
                 if current:
                     raise

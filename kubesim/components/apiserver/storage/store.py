@@ -10,12 +10,12 @@ dryRun runs everything but the final etcd write. See the package docstring for t
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Callable
 from typing import Any
 
 from kubesim.api import meta, status
+from kubesim.api.copying import deep_copy
 from kubesim.api.field import GoLiteral, invalid, new_path
 from kubesim.api.kinds import Kind
 from kubesim.components.apiserver.storage import deletion, keys, listing
@@ -115,7 +115,7 @@ class ResourceStore:
         attempts = MAX_NAME_GENERATION_ATTEMPTS if generated else 1
         for attempt in range(attempts):
             try:
-                return await self._create_once(namespace, copy.deepcopy(obj), generated, dry_run)
+                return await self._create_once(namespace, deep_copy(obj), generated, dry_run)
             except status.APIError as e:
                 if not generated or e.reason != "AlreadyExists" or attempt == attempts - 1:
                     raise
@@ -174,7 +174,7 @@ class ResourceStore:
                 f"the name of the object ({obj_name}) does not match the name on the URL ({name})")
         uid = (obj.get("metadata") or {}).get("uid")
         preconditions = Preconditions(uid=uid) if uid else None
-        return await self._update(namespace, name, lambda _existing: copy.deepcopy(obj),
+        return await self._update(namespace, name, lambda _existing: deep_copy(obj),
                                   subresource, preconditions, dry_run, allow_create=True)
 
     async def guaranteed_update(self, namespace: str, name: str, mutate: Mutate,
@@ -213,7 +213,7 @@ class ResourceStore:
             state = await self.ops.get(self.key(namespace, name))
             if state is None:
                 raise self._not_found(name)
-            draft = updated_object(copy.deepcopy(state.obj))
+            draft = updated_object(deep_copy(state.obj))
             txn = await allocator.begin_update(draft, state.obj, dry_run)
             planned = (state.obj["metadata"]["resourceVersion"], draft, txn)
             try:
@@ -246,11 +246,11 @@ class ResourceStore:
                 return before_create(self.kind, namespace, new, self.now(), meta.new_uid(self.rng))
             creating = False
             if planned is None:
-                new = updated_object(copy.deepcopy(existing))
+                new = updated_object(deep_copy(existing))
             elif planned[0] != existing["metadata"]["resourceVersion"]:
                 raise _Replan()
             else:
-                new = copy.deepcopy(planned[1])
+                new = deep_copy(planned[1])
             existing_rv = existing["metadata"]["resourceVersion"]
             new_meta = new.setdefault("metadata", {})
             new_rv = new_meta.get("resourceVersion") or ""
@@ -315,7 +315,7 @@ class ResourceStore:
     async def _delete(self, key: bytes, name: str, current: Obj,
                       opts: DeleteOptions) -> tuple[Obj, bool]:
         pre = Preconditions(opts.precondition_uid, opts.precondition_resource_version)
-        obj = copy.deepcopy(current)
+        obj = deep_copy(current)
         graceful, pending, opts = deletion.before_delete(self.strategy, self.kind, obj, opts,
                                                          self.now())
         if pending:

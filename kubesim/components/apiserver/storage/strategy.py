@@ -11,11 +11,11 @@ and validation (:mod:`kubesim.api.validation`). Pure: time and uids come in as a
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from kubesim.api import defaults, meta, status, validation
+from kubesim.api.copying import deep_copy
 from kubesim.api.kinds import Kind
 
 Obj = dict[str, Any]
@@ -139,5 +139,5 @@ def _prepare_namespace_finalize(obj: Obj, old: Obj) -> None:
     finalizers = list((obj.get("spec") or {}).get("finalizers") or [])
     for key, value in old.items():
         if key != "metadata":
-            obj[key] = copy.deepcopy(value)
+            obj[key] = deep_copy(value)
     obj.setdefault("spec", {})["finalizers"] = finalizers

@@ -23,7 +23,6 @@ Objects in list items and watch events are the cache's own: callers treat them a
 from __future__ import annotations
 
 import asyncio
-import copy
 import math
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any, Protocol
 from sortedcontainers import SortedDict
 
 from kubesim.api import status
+from kubesim.api.copying import deep_copy
 from kubesim.components.apiserver.storage import ListOptions, ResourceStore, codec, keys
 from kubesim.components.apiserver.storage.errors import too_large_resource_version
 from kubesim.components.apiserver.storage.etcd_ops import State
@@ -388,7 +388,7 @@ class WatchCache:
         element = self._objects.get(self.store.key(namespace, name).decode())
         if element is None:
             raise status.not_found(self.kind.resource, name, self.kind.group)
-        return copy.deepcopy(element.obj)
+        return deep_copy(element.obj)
 
     def cached_state(self, key: bytes) -> State | None:
         """``GetByKey`` for an update to start from (``Cacher.GuaranteedUpdate``): the object

@@ -21,9 +21,8 @@ upstream controller reuses its stale copy and retries after a conflict.
 
 from __future__ import annotations
 
-import copy
-
 from kubesim.api import meta, selectors
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -147,7 +146,7 @@ class DeploymentController(Controller):
         cached = self.d_informer.indexer.get_by_key(key)
         if cached is None:
             return
-        d = copy.deepcopy(cached)
+        d = deep_copy(cached)
         if d["spec"].get("selector") == {}:
             self.recorder.event(d, "Warning", "SelectingAll",
                                 "This deployment is selecting all pods. A non-empty selector is required.")
@@ -223,7 +222,7 @@ class DeploymentController(Controller):
         new_revision = util.max_revision(old_rss) + 1
         status = d.setdefault("status", {})
         if existing is not None:
-            rs = copy.deepcopy(existing)
+            rs = deep_copy(existing)
             annotations_updated = util.set_new_rs_annotations(d, rs, new_revision, exists=True)
             min_ready = d["spec"].get("minReadySeconds", 0)
             if annotations_updated or rs["spec"].get("minReadySeconds", 0) != min_ready:
@@ -240,11 +239,11 @@ class DeploymentController(Controller):
             return rs
         if not create:
             return None
-        template = copy.deepcopy(d["spec"]["template"])
+        template = deep_copy(d["spec"]["template"])
         pod_hash = podutil.compute_hash(template, status.get("collisionCount"))
         tmeta = template.setdefault("metadata", {})
         tmeta["labels"] = {**(tmeta.get("labels") or {}), util.POD_TEMPLATE_HASH: pod_hash}
-        selector = copy.deepcopy(d["spec"]["selector"])
+        selector = deep_copy(d["spec"]["selector"])
         selector.setdefault("matchLabels", {})[util.POD_TEMPLATE_HASH] = pod_hash
         new_rs: Obj = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
             "name": f"{d['metadata']['name']}-{pod_hash}", "namespace": d["metadata"]["namespace"],
@@ -361,7 +360,7 @@ class DeploymentController(Controller):
         if not size_changed and not util.replicas_annotations_need_update(rs, desired, max_replicas):
             return False, rs
         old_scale = util.replicas(rs)
-        body = copy.deepcopy(rs)
+        body = deep_copy(rs)
         body["spec"]["replicas"] = new_scale
         util.set_replicas_annotations(body, desired, max_replicas)
         updated = await self.client.update(REPLICASETS, body)

@@ -8,12 +8,12 @@ conditions and the completeness / progress / timeout tests of a rollout.
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 from typing import Any
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 
 Obj = dict[str, Any]
 
@@ -227,7 +227,7 @@ def set_deployment_revision(d: Obj, rev: str) -> bool:
 
 # -- templates and ordering -----------------------------------------------------------------
 def _without_hash(template: Obj) -> Obj:
-    t = copy.deepcopy(template)
+    t = deep_copy(template)
     labels = (t.get("metadata") or {}).get("labels")
     if labels is not None:
         labels.pop(POD_TEMPLATE_HASH, None)

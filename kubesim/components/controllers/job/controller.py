@@ -27,10 +27,10 @@ backoffLimitPerIndex, successPolicy and managedBy.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubesim.api import meta, selectors
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -160,7 +160,7 @@ class JobController(Controller):
             # the cache has not caught up with our own status write: counting from it
             # would forget pods already counted (their finalizers are gone) and start more
             raise Requeue(f"job {key}: informer cache behind the last status write")
-        job = copy.deepcopy(cached)
+        job = deep_copy(cached)
         if util.is_finished(job):
             owned = self.pod_informer.indexer.by_index(CONTROLLER_UID, job["metadata"]["uid"])
             await self._remove_finalizers(key, [p for p in owned if util.has_tracking_finalizer(p)])
@@ -218,7 +218,7 @@ class JobController(Controller):
         """Create `count` pods (of these completion `indexes`, for an Indexed Job)."""
         key = object_key(job)
         self.expectations.expect_creations(key, count, self.cc.now())
-        template = copy.deepcopy(job["spec"]["template"])
+        template = deep_copy(job["spec"]["template"])
         tmeta = template.setdefault("metadata", {})
         tmeta["finalizers"] = [*(tmeta.get("finalizers") or []), util.JOB_TRACKING_FINALIZER]
         pending = list(indexes or [])
@@ -290,7 +290,7 @@ class Sync:
         self.satisfied = satisfied
         self.now = jc.cc.now()
         status = job.setdefault("status", {})
-        self.old_status = copy.deepcopy(status)
+        self.old_status = deep_copy(status)
         uncounted = status.get("uncountedTerminatedPods") or {}
         self.indexed = util.is_indexed(job)
         #: an Indexed Job's completed indexes, counted pods and uncounted ones alike
@@ -543,4 +543,4 @@ class Sync:
         updated: Any = await self.jc.client.update(JOBS, self.job, "status")
         self.job["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
         self.jc.written[self.key] = _rv(updated)
-        self.old_status = copy.deepcopy(status)
+        self.old_status = deep_copy(status)

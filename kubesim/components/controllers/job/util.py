@@ -6,10 +6,10 @@ completion indexes of Indexed Jobs.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 from kubesim.components.client.store import Obj
 from kubesim.components.controllers import pods as podutil
 
@@ -237,7 +237,7 @@ def generate_name_with_index(job_name: str, index: int) -> str:
 def indexed_pod_template(template: Obj, job_name: str, index: int) -> Obj:
     """The template of index `index`: the index annotation and label, hostname
     `<job>-<index>` (unless set) and the JOB_COMPLETION_INDEX env var from the annotation."""
-    out = copy.deepcopy(template)
+    out = deep_copy(template)
     md = out.setdefault("metadata", {})
     md.setdefault("annotations", {})[COMPLETION_INDEX] = str(index)
     md.setdefault("labels", {})[COMPLETION_INDEX] = str(index)
@@ -250,5 +250,5 @@ def indexed_pod_template(template: Obj, job_name: str, index: int) -> Obj:
         for ctr in spec.get(key) or []:
             env = ctr.setdefault("env", [])
             if not any(e.get("name") == COMPLETION_INDEX_ENV for e in env):
-                env.append(copy.deepcopy(env_var))
+                env.append(deep_copy(env_var))
     return out

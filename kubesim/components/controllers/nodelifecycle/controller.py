@@ -14,9 +14,9 @@ disk-pressure, pid-pressure, network-unavailable and unschedulable.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -193,7 +193,7 @@ class NodeLifecycleController(Controller):
                 self.health.pop(name, None)
         zone_conditions: dict[str, list[str | None]] = {}
         for node in nodes:
-            verdict = await self._update_health(copy.deepcopy(node))
+            verdict = await self._update_health(deep_copy(node))
             if verdict is None:
                 continue
             if not zones.excluded_from_disruption(node):
@@ -244,7 +244,7 @@ class NodeLifecycleController(Controller):
             cond = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
             if cond is None or cond.get("status") == "False":
                 continue
-            body = copy.deepcopy(pod)
+            body = deep_copy(pod)
             for c in body["status"]["conditions"]:
                 if c.get("type") == "Ready":
                     c.update(status="False", lastTransitionTime=self.cc.timestamp())

@@ -11,11 +11,11 @@ Ready, MemoryPressure, DiskPressure and PIDPressure conditions become Unknown
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from kubesim.api import meta
+from kubesim.api.copying import deep_copy
 
 Obj = dict[str, Any]
 
@@ -71,7 +71,7 @@ def try_update_node_health(node: Obj, health: NodeHealth | None, lease: Obj | No
         else:
             health = NodeHealth(status, created, created)
     else:
-        observed = copy.deepcopy(current)
+        observed = deep_copy(current)
         grace = monitor_grace
     saved = ready_condition(health.status) if health is not None else None
     saved_lease = health.lease_renew if health is not None else None
@@ -93,7 +93,7 @@ def try_update_node_health(node: Obj, health: NodeHealth | None, lease: Obj | No
         health.lease_renew = saved_lease
     verdict = HealthVerdict(grace, observed, current, health)
     if now > health.probe_timestamp + grace:
-        updated = copy.deepcopy(node)
+        updated = deep_copy(node)
         conditions = updated.setdefault("status", {}).setdefault("conditions", [])
         stamp = meta.timestamp(now)
         for cond_type in CONDITIONS_SET_UNKNOWN:

@@ -12,9 +12,9 @@ and `noexec_taint_pod` queues; scheduled deletions are timers (TimedWorkerQueue)
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
+from kubesim.api.copying import deep_copy
 from kubesim.api.status import APIError
 from kubesim.components.client.events import EventHandler
 from kubesim.components.client.recorder import EventRecorder
@@ -203,7 +203,7 @@ class TaintEvictionController(Controller):
         conditions = (pod.get("status") or {}).get("conditions") or []
         target = next((c for c in conditions if c.get("type") == "DisruptionTarget"), None)
         if target is None or target.get("status") != "True":
-            body = copy.deepcopy(pod)
+            body = deep_copy(pod)
             conds = [c for c in body.setdefault("status", {}).get("conditions") or [] if c.get("type") != "DisruptionTarget"]
             conds.append({"type": "DisruptionTarget", "status": "True", "lastTransitionTime": self.cc.timestamp(),
                           "reason": "DeletionByTaintManager",

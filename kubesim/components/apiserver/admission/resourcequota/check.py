@@ -13,9 +13,9 @@ default has none.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
+from kubesim.api.copying import deep_copy
 from kubesim.components.apiserver.admission import resource_lists as rl
 from kubesim.components.apiserver.admission.attributes import Attributes, Obj, Operation, forbidden
 from kubesim.components.apiserver.admission.resourcequota.evaluators import Evaluator, ScopeSelector
@@ -56,7 +56,7 @@ class QuotaDoc:
 
     def to_obj(self) -> Obj:
         """The quota object carrying this usage, for a status update."""
-        obj = copy.deepcopy(self.obj)
+        obj = deep_copy(self.obj)
         obj.setdefault("status", {})["used"] = rl.to_json(self.used)
         return obj
 
