@@ -40,6 +40,7 @@ def make_runtime(settings: RuntimeSettings, cost: CostModel, run_dir: Path) -> R
         max_batch=settings.batch.max_messages,
         max_delay=settings.batch.max_delay_ms / 1000.0,
         call_timeout=settings.call_timeout,
+        host_per_machine=getattr(settings, "control_plane_hosts", "component") == "machine",
     )
 
 

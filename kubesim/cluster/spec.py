@@ -170,6 +170,13 @@ class ClusterRuntimeSettings(RuntimeSettings):
     batch: ClusterBatchSettings = ClusterBatchSettings()
     # 5,000 nodes -> 50 host actors: a Ray actor is a process of ~60 MB (docs/DESIGN)
     nodes_per_host: Count = 100
+    # ray: "component" gives each control-plane component (etcd member, apiserver,
+    # scheduler, controller manager, load balancer actors) a Ray actor of its own;
+    # "machine" puts a machine's components in one Ray actor, as they share one machine:
+    # fewer processes, and calls between them (a stacked apiserver and its etcd member)
+    # stay in the process. The components stay separate actors with their own mailboxes,
+    # the network model still delays their messages, but they share one core (one GIL)
+    control_plane_hosts: Literal["component", "machine"] = "component"
 
 
 class ClusterSpec(CamelModel):

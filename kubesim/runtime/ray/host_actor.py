@@ -1,6 +1,6 @@
-"""The Ray actor that hosts logical actors: one per control-plane component, or one per
-pool of node agents. It owns an `ActorHost`, a batching transport to its peers, and a
-Prometheus endpoint on 127.0.0.1. Ray restarts it when its process dies; the new
+"""The Ray actor that hosts logical actors: one per control-plane component (or machine),
+or one per pool of node agents. It owns an `ActorHost`, a batching transport whose batches
+travel on stream links to its peers (links.py), and a Prometheus endpoint on 127.0.0.1. Ray restarts it when its process dies; the new
 process restarts its logical actors from their disks, with `ctx.incarnation` raised."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from kubesim.runtime.costmodel import CostModel
 from kubesim.runtime.envelope import Envelope, unpack_batch
 from kubesim.runtime.host import ActorHost
 from kubesim.runtime.metrics import SIMULATED_SECONDS, SIMULATED_SECONDS_HELP, MetricsRegistry
+from kubesim.runtime.ray.links import StreamLinks
 from kubesim.runtime.ray.transport import BatchingTransport
 
 DRAIN_SLICE = 500  # envelopes dispatched before yielding to timers and other tasks
@@ -41,7 +42,8 @@ class _Proxy(Actor):
 
 
 class RegistryImpl:
-    """Where every actor lives and what each host runs: the source a (re)started host reads.
+    """Where every actor lives, what each host runs and where each host listens for
+    links: the source a (re)started host reads.
 
     Kept in a Ray actor rather than on a disk, so hosts on any node of a Ray cluster see it.
     """
@@ -49,6 +51,13 @@ class RegistryImpl:
     def __init__(self) -> None:
         self.directory: dict[str, str] = {}
         self.specs: dict[str, list[ActorSpec]] = {}
+        self.endpoints: dict[str, tuple[str, int]] = {}
+
+    def set_endpoint(self, host: str, address: str, port: int) -> None:
+        self.endpoints[host] = (address, port)
+
+    def endpoint(self, host: str) -> tuple[str, int] | None:
+        return self.endpoints.get(host)
 
     def add(self, host: str, specs: list[ActorSpec]) -> None:
         self.directory[f"driver/{host}"] = host
@@ -81,8 +90,8 @@ class HostActorImpl:
         self.port = self.metrics.serve(0)
         machines = {m["name"]: Machine(**m) for m in config["machines"]}
         machines.setdefault("driver", Machine("driver", zone="driver", role="driver"))
-        self._handles: dict[str, Any] = {}
         self.directory: dict[str, str] = {}
+        self._registry_handle: Any = None
         self.host = ActorHost(
             name,
             loop=self.loop,
@@ -96,11 +105,12 @@ class HostActorImpl:
             call_timeout=config["call_timeout"],
         )
         runtime_metrics = self.metrics.handle({"host": name})
+        self.links = StreamLinks(self._endpoint_of, self._receive, runtime_metrics)
         self.transport = BatchingTransport(
             name,
             self.loop,
             self.directory,
-            self._resolve,
+            self.links.send,
             self.host.deliver,
             runtime_metrics,
             max_batch=config["max_batch"],
@@ -115,24 +125,35 @@ class HostActorImpl:
         self._ready = self.loop.create_task(self._setup())
 
     async def _setup(self) -> None:
-        registry = ray.get_actor(registry_name(self.config["run_id"]), namespace=self.config["namespace"])
+        registry = self._registry()
         self.directory.update(await registry.directory_entries.remote())
         self.host.spawn(ActorSpec(Address("driver", self.name), _Proxy, "driver"))
         for spec in await registry.host_specs.remote(self.name):
             self.host.spawn(spec, incarnation=self.incarnation)
             if self.incarnation:
                 self.host.m_restarts.inc()
+        address = ray.util.get_node_ip_address()  # 127.0.0.1 on a local Ray
+        await registry.set_endpoint.remote(self.name, address, await self.links.listen(address))
+
+    def _registry(self) -> Any:
+        if self._registry_handle is None:
+            self._registry_handle = ray.get_actor(registry_name(self.config["run_id"]),
+                                                  namespace=self.config["namespace"])
+        return self._registry_handle
 
     # plumbing -------------------------------------------------------------
     def _transmit(self, env: Envelope) -> None:
         self.transport.transmit(env)
 
-    def _resolve(self, host: str) -> Any:
-        handle = self._handles.get(host)
-        if handle is None:
-            handle = ray.get_actor(actor_name(self.config["run_id"], host), namespace=self.config["namespace"])
-            self._handles[host] = handle
-        return handle
+    async def _endpoint_of(self, host: str) -> tuple[str, int] | None:
+        return await self._registry().endpoint.remote(host)
+
+    def _receive(self, batch: bytes) -> None:
+        self.inbox.extend(unpack_batch(batch))
+        self.m_mailbox.set(len(self.inbox))
+        if not self._draining:
+            self._draining = True
+            self.loop.call_soon(self._drain)
 
     def _drain(self) -> None:
         for _ in range(min(DRAIN_SLICE, len(self.inbox))):
@@ -144,14 +165,6 @@ class HostActorImpl:
             self._draining = False
 
     # remote methods ---------------------------------------------------------
-    async def deliver(self, batch: bytes) -> None:
-        await self._ready
-        self.inbox.extend(unpack_batch(batch))
-        self.m_mailbox.set(len(self.inbox))
-        if not self._draining:
-            self._draining = True
-            self.loop.call_soon(self._drain)
-
     async def ask(self, address: str, message: Any, timeout: float | None) -> Any:
         await self._ready
         ctx = self.host.slots[f"driver/{self.name}"].ctx
@@ -206,6 +219,7 @@ class HostActorImpl:
             if slot.alive:
                 self.host.stop(key)
         self.transport.flush_all()
+        self.links.close()
         self.metrics.close()
 
 

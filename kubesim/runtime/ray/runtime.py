@@ -41,6 +41,7 @@ class RayRuntime(Runtime):
         max_batch: int = 1000,
         max_delay: float = 0.002,
         call_timeout: float = 30.0,
+        host_per_machine: bool = False,
     ) -> None:
         super().__init__(seed, cost or CostModel.load())
         if time_scale <= 0:
@@ -53,6 +54,7 @@ class RayRuntime(Runtime):
         self.max_batch = max_batch
         self.max_delay = max_delay
         self.call_timeout = call_timeout
+        self.host_per_machine = host_per_machine
         self.run_id = uuid.uuid4().hex[:8]
         self.namespace = f"kubesim-{self.run_id}"
         self.directory: dict[str, str] = {}
@@ -67,10 +69,13 @@ class RayRuntime(Runtime):
         self._metrics_ports: dict[str, int] = {}
 
     # placement ------------------------------------------------------------
-    @staticmethod
-    def host_of(spec: ActorSpec) -> str:
-        """The host actor a spec lands on: its `host` group, or one of its own."""
-        return spec.host or f"{spec.address.kind}-{spec.address.name}"
+    def host_of(self, spec: ActorSpec) -> str:
+        """The host actor a spec lands on: its `host` group, else one per machine
+        (`host_per_machine`: a machine's components share one Ray process, as they share
+        one machine) or one of its own."""
+        if spec.host:
+            return spec.host
+        return f"machine-{spec.machine}" if self.host_per_machine else f"{spec.address.kind}-{spec.address.name}"
 
     def _place(self, spec: ActorSpec) -> str:
         key = str(spec.address)

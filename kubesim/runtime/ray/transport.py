@@ -16,9 +16,9 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 class BatchingTransport:
     """Moves envelopes from one host to the others.
 
-    `directory` maps actor addresses (wire form) to host names; `resolve(host)` gives the
-    object whose `deliver.remote(bytes)` reaches that host. Envelopes for local actors are
-    delivered on the next loop turn, through the same encoding, so actors never share objects.
+    `directory` maps actor addresses (wire form) to host names; `send(host, bytes)` carries
+    a batch to that host (links.StreamLinks). Envelopes for local actors are delivered on
+    the next loop turn, through the same encoding, so actors never share objects.
     """
 
     def __init__(
@@ -26,7 +26,7 @@ class BatchingTransport:
         name: str,
         loop: asyncio.AbstractEventLoop,
         directory: dict[str, str],
-        resolve: Callable[[str], Any],
+        send: Callable[[str, bytes], None],
         deliver_local: Callable[[Envelope], None],
         metrics: MetricsHandle,
         max_batch: int = 1000,
@@ -37,7 +37,7 @@ class BatchingTransport:
         self.name = name
         self.loop = loop
         self.directory = directory
-        self.resolve = resolve
+        self.send = send
         self.deliver_local = deliver_local
         self.max_batch = max_batch
         self.max_delay = max_delay
@@ -80,7 +80,7 @@ class BatchingTransport:
             return
         self.m_batch.observe(len(buf))
         self.m_batches.inc()
-        self.resolve(target).deliver.remote(pack(buf))
+        self.send(target, pack(buf))
 
     def flush_all(self) -> None:
         for target in list(self._buffers):
