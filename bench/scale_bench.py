@@ -15,6 +15,14 @@ An SVG plots wall seconds, CPU seconds per node and peak RSS against node count.
                                                       # merged into bench/results.json ("scale")
     SCALE_SIZES=500,1000 SCALE_PODS_PER_NODE=5 python -m bench.scale_bench
     python -m bench.scale_bench --child 500 OUT.json  # one size, in this process
+    SCALE_RUNTIME=ray SCALE_SIZES=500 python -m bench.scale_bench   # the same on a local Ray
+
+On `ray` (SCALE_RUNTIME=ray; SCALE_NODES_PER_HOST node agents per host actor, default 250;
+SCALE_TIME_SCALE simulated seconds per wall second, default 1) the cluster is a tree of
+processes under the benchmark's own (GCS, raylet, a Ray actor per control-plane component
+and per node-agent host): CPU seconds and peak memory are that tree's (bench/proctree.py:
+CPU summed over every process, memory as the summed PSS), CPU is also split by Ray actor,
+and py-spy follows the subprocesses, so the profile covers every actor.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import cProfile
 import json
 import os
 import pstats
+import re
 import resource
 import shutil
 import subprocess
@@ -33,6 +42,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.proctree import TreeSampler
+
 ROOT = Path(__file__).resolve().parents[1]
 DENSITY = ROOT / "loadgen" / "configs" / "density.yaml"
 PLOT = ROOT / "bench" / "scale.svg"
@@ -41,9 +52,12 @@ DEFAULT_PODS_PER_NODE = 30
 CONTROL_PLANE_MACHINES = 3
 TOP = 15  # functions named per size
 SAMPLE_RATE = 25  # py-spy samples per second
+RAY_SAMPLE_RATE = 10  # per process, on ray (a run has 20-30 processes)
 MESSAGES = "kubesim_messages_sent_total"
 IDLE_SECONDS = 60.0  # the cluster at rest, measured between bootstrap and the density test
 IDLE_TOP = 8  # message kinds named for the idle window
+AGENT_HOST = re.compile(r"-h\d+$")  # a node-agent host actor (cluster.names.host_name)
+RAY_NODES_PER_HOST = 250  # 5,000 nodes -> 20 node-agent host processes on 2 cores
 
 
 def cluster_spec(nodes: int, control_plane_machines: int = CONTROL_PLANE_MACHINES) -> dict[str, Any]:
@@ -56,40 +70,79 @@ def cluster_spec(nodes: int, control_plane_machines: int = CONTROL_PLANE_MACHINE
             "runtime": {"type": "sim", "seed": 1}}
 
 
-def measure(nodes: int, pods_per_node: int, control_plane_machines: int) -> dict[str, Any]:
-    """Run density on an N-node sim cluster in this process; the figures of that run."""
+def ray_settings() -> dict[str, Any]:
+    """The spec's runtime section for SCALE_RUNTIME=ray: a control-plane machine's
+    components share a host actor (SCALE_CONTROL_PLANE_HOSTS=component: one each)."""
+    return {"type": "ray", "seed": 1,
+            "controlPlaneHosts": os.environ.get("SCALE_CONTROL_PLANE_HOSTS", "machine"),
+            "nodesPerHost": int(os.environ.get("SCALE_NODES_PER_HOST", RAY_NODES_PER_HOST)),
+            "timeScale": float(os.environ.get("SCALE_TIME_SCALE", 1.0))}
+
+
+def measure(nodes: int, pods_per_node: int, control_plane_machines: int, runtime: str = "sim") -> dict[str, Any]:
+    """Run density on an N-node cluster (sim in this process, or ray under it); the figures of that run."""
     import yaml
 
     import kubesim.cluster.run as cluster_run
     from kubesim.cluster.bootstrap import Bootstrap
     from kubesim.loadgen.run import run_sim
 
-    runtimes: list[Any] = []
+    on_ray = runtime == "ray"
+    tree = TreeSampler().start() if on_ray else None
     make_runtime = cluster_run.make_runtime
     bootstrap = Bootstrap.run
     idle: dict[str, Any] = {}
+    last: dict[str, Any] = {}  # read from the runtime before it closes
 
-    def keep(spec: Any, run_dir: Path) -> Any:  # the runtime, to read its message counter after the run
-        runtimes.append(make_runtime(spec, run_dir))
-        return runtimes[-1]
+    def keep(spec: Any, run_dir: Path) -> Any:
+        rt = make_runtime(spec, run_dir)
+        close = rt.close
+
+        def read_then_close() -> None:
+            if on_ray:
+                import asyncio
+
+                async def read() -> None:
+                    last["samples"] = await rt.metric_samples([MESSAGES])
+                    last["hosts"] = await rt.host_info()
+
+                asyncio.run(read())
+                last["cpu_by_pid"] = dict(tree.cpu) if tree else {}
+            else:
+                last["samples"] = rt.metrics.samples([MESSAGES])
+                last["errors"] = len(rt.host.errors)
+            last["simulated"] = rt.now()
+            close()
+
+        rt.close = read_then_close
+        return rt
 
     async def bootstrap_then_rest(self: Bootstrap) -> dict[str, Any]:
         out = await bootstrap(self)
-        idle.update(await _at_rest(self.rt, nodes, IDLE_SECONDS))
+        rest = _at_rest_ray(self.rt, nodes, IDLE_SECONDS, tree) if tree else _at_rest(self.rt, nodes, IDLE_SECONDS)
+        idle.update(await rest)
         return out
 
     cluster_run.make_runtime = keep
     Bootstrap.run = bootstrap_then_rest  # type: ignore[method-assign]
-    with tempfile.TemporaryDirectory(prefix="kubesim-scale-") as tmp:
-        spec_path = Path(tmp) / "cluster.yaml"
-        spec_path.write_text(yaml.safe_dump(cluster_spec(nodes, control_plane_machines)))
-        cpu0, wall0 = _cpu(), time.perf_counter()
-        result = run_sim(DENSITY, {"PODS_PER_NODE": pods_per_node}, Path(tmp) / "out", None, cluster=str(spec_path))
-        wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
-    cluster_run.make_runtime = make_runtime
-    Bootstrap.run = bootstrap  # type: ignore[method-assign]
-    rt = runtimes[0]
-    messages = sum(v for n, _l, v in rt.metrics.samples([MESSAGES]) if n == MESSAGES)
+    spec = cluster_spec(nodes, control_plane_machines)
+    if on_ray:
+        spec["runtime"] = ray_settings()
+    try:
+        with tempfile.TemporaryDirectory(prefix="kubesim-scale-") as tmp:
+            spec_path = Path(tmp) / "cluster.yaml"
+            spec_path.write_text(yaml.safe_dump(spec))
+            cpu0, wall0 = (tree.cpu_seconds() if tree else _cpu()), time.perf_counter()
+            result = run_sim(DENSITY, {"PODS_PER_NODE": pods_per_node}, Path(tmp) / "out", None,
+                             cluster=str(spec_path))
+            wall = time.perf_counter() - wall0
+            cpu = (sum(last["cpu_by_pid"].values()) if tree else _cpu()) - cpu0
+    finally:
+        cluster_run.make_runtime = make_runtime
+        Bootstrap.run = bootstrap  # type: ignore[method-assign]
+        if tree:
+            tree.stop()
+    messages = sum(v for n, _l, v in last["samples"] if n == MESSAGES)
     by_id = {m["identifier"]: m for m in result["measurements"]}
     steps = {s["name"]: s for s in result["steps"]}
     saturation = steps["Creating saturation pods"], steps["Waiting for saturation pods to be running"]
@@ -97,8 +150,9 @@ def measure(nodes: int, pods_per_node: int, control_plane_machines: int) -> dict
     sat_wall = sum(s["wall_seconds"] for s in saturation)
     sat_pods = by_id["SchedulingThroughput"]["summary"]["pods_scheduled"]
     calls = by_id["APIResponsivenessPrometheus"]["summary"]["calls"]
-    simulated = rt.now()
-    return {
+    simulated = last["simulated"]
+    figures = {
+        "runtime": runtime,
         "nodes": nodes,
         "pods_per_node": pods_per_node,
         "saturation_pods": sat_pods,
@@ -111,7 +165,7 @@ def measure(nodes: int, pods_per_node: int, control_plane_machines: int) -> dict
         "simulated_per_cpu": simulated / cpu,
         "bootstrap_wall_seconds": sum(s["wall_seconds"] for s in result["target"]["bootstrap"]["stages"]),
         "bootstrap_simulated_seconds": sum(s["simulated_seconds"] for s in result["target"]["bootstrap"]["stages"]),
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": tree.peak_pss if tree else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "messages": int(messages),
         "messages_per_wall_second": messages / wall,
         "messages_per_cpu_second": messages / cpu,
@@ -122,9 +176,38 @@ def measure(nodes: int, pods_per_node: int, control_plane_machines: int) -> dict
         "api_mutating_p99_max": max((c["perc99"] or 0.0 for c in calls if c["mutating"]), default=None),
         "api_readonly_p99_max": max((c["perc99"] or 0.0 for c in calls if not c["mutating"]), default=None),
         "slos_passed": result["passed"],
-        "actor_errors": len(getattr(rt.host, "errors", [])),
+        "actor_errors": (sum(len(h["errors"]) for h in last["hosts"].values()) if on_ray else last["errors"]),
         "idle": idle,
     }
+    if on_ray:
+        figures["memory"] = "peak of the summed PSS of every process of the Ray run"
+        figures["nodes_per_host"] = spec["runtime"]["nodesPerHost"]
+        figures["time_scale"] = spec["runtime"]["timeScale"]
+        figures["cpu_by_process"] = _cpu_by_process(last["cpu_by_pid"], last["hosts"], tree.commands)
+    return figures
+
+
+def _cpu_by_process(cpu_by_pid: dict[int, float], hosts: dict[str, dict[str, Any]],
+                    commands: dict[int, str]) -> dict[str, float]:
+    """CPU seconds of the Ray run by what a process is: each control-plane actor's host by
+    name, the node-agent hosts together (and their busiest), the benchmark's driver, and
+    Ray's own processes by command (gcs_server, raylet, idle workers, agents)."""
+    names = {info["pid"]: name for name, info in hosts.items()}
+    out: Counter[str] = Counter()
+    agents: dict[str, float] = {}
+    for pid, seconds in cpu_by_pid.items():
+        name = names.get(pid)
+        if name is None:
+            out["driver" if pid == os.getpid() else f"ray: {commands.get(pid, '?')}"] += seconds
+        elif AGENT_HOST.search(name):
+            agents[name] = seconds
+        else:
+            out[name] += seconds
+    if agents:
+        out[f"node-agent hosts ({len(agents)})"] = sum(agents.values())
+        busiest = max(agents, key=agents.__getitem__)
+        out[f"busiest node-agent host ({busiest})"] = agents[busiest]
+    return {k: round(v, 2) for k, v in out.most_common()}
 
 
 async def _at_rest(rt: Any, nodes: int, seconds: float) -> dict[str, Any]:
@@ -158,6 +241,19 @@ async def _at_rest(rt: Any, nodes: int, seconds: float) -> dict[str, Any]:
             "top_messages": [[k, n] for k, n in kinds.most_common(IDLE_TOP)]}
 
 
+async def _at_rest_ray(rt: Any, nodes: int, seconds: float, tree: TreeSampler) -> dict[str, Any]:
+    """The same window on ray: CPU of every process of the run over `seconds` of its clock,
+    and the messages the hosts sent meanwhile."""
+    before = sum(v for n, _l, v in await rt.metric_samples([MESSAGES]) if n == MESSAGES)
+    cpu0, start = tree.cpu_seconds(), rt.now()
+    await rt.sleep(seconds)
+    cpu, simulated = tree.cpu_seconds() - cpu0, rt.now() - start
+    sent = sum(v for n, _l, v in await rt.metric_samples([MESSAGES]) if n == MESSAGES) - before
+    return {"simulated_seconds": simulated, "cpu_seconds": cpu,
+            "cpu_ms_per_node_per_simulated_second": 1000 * cpu / simulated / nodes,
+            "messages": int(sent), "messages_per_node_per_simulated_second": sent / simulated / nodes}
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -168,10 +264,10 @@ def child(nodes: int, out: Path, profile: str | None) -> None:
     pods = int(os.environ.get("SCALE_PODS_PER_NODE", DEFAULT_PODS_PER_NODE))
     cp = int(os.environ.get("SCALE_CONTROL_PLANE_MACHINES", CONTROL_PLANE_MACHINES))
     if profile is None:
-        figures = measure(nodes, pods, cp)
-    else:  # cProfile (no py-spy): its own overhead inflates wall and CPU time
+        figures = measure(nodes, pods, cp, runtime_name())
+    else:  # cProfile (no py-spy): its own overhead inflates wall and CPU time; on ray it sees the driver only
         profiler = cProfile.Profile()
-        figures = profiler.runcall(measure, nodes, pods, cp)
+        figures = profiler.runcall(measure, nodes, pods, cp, runtime_name())
         profiler.dump_stats(profile)
     out.write_text(json.dumps(figures))
 
@@ -242,14 +338,25 @@ def run_size(nodes: int) -> dict[str, Any]:
         out, prof = Path(tmp) / "figures.json", Path(tmp) / "profile"
         cmd = [sys.executable, "-m", "bench.scale_bench", "--child", str(nodes), str(out)]
         pyspy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
-        if pyspy:
-            cmd = [pyspy, "record", "-r", str(SAMPLE_RATE), "-f", "raw", "-o", str(prof), "--", *cmd]
+        if pyspy:  # on ray, every process of the run is sampled (py-spy follows subprocesses) while it
+            # holds the GIL (Python work; Ray's own threads show in cpu_by_process), without pausing it
+            follow = ["--subprocesses", "--gil", "--nonblocking"] if runtime_name() == "ray" else []
+            rate = RAY_SAMPLE_RATE if follow else SAMPLE_RATE
+            cmd = [pyspy, "record", "-r", str(rate), "-f", "raw", *follow, "-o", str(prof), "--", *cmd]
         else:
             cmd.append(str(prof))
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         figures = json.loads(out.read_text())
         figures["profile"] = top_from_pyspy(prof) if pyspy else top_from_cprofile(prof)
     return figures
+
+
+def runtime_name() -> str:
+    """SCALE_RUNTIME: sim (default) or ray."""
+    name = os.environ.get("SCALE_RUNTIME", "sim")
+    if name not in ("sim", "ray"):
+        raise SystemExit(f"SCALE_RUNTIME={name!r}: expected sim or ray")
+    return name
 
 
 def plot(rows: list[dict[str, Any]], path: Path = PLOT) -> None:
@@ -259,7 +366,7 @@ def plot(rows: list[dict[str, Any]], path: Path = PLOT) -> None:
     width, height, pad = 300, 220, 45
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * len(panels)}" height="{height + 30}" '
            'font-family="sans-serif" font-size="11">',
-           f'<text x="8" y="16" font-size="13">kubesim sim runtime, density test: cost vs cluster size '
+           f'<text x="8" y="16" font-size="13">kubesim {rows[0].get("runtime", "sim")} runtime, density test: cost vs cluster size '
            f'({rows[0]["pods_per_node"]} pods/node)</text>']
     xs = [r["nodes"] for r in rows]
     for i, (title, key, scale) in enumerate(panels):
@@ -291,29 +398,33 @@ def plot(rows: list[dict[str, Any]], path: Path = PLOT) -> None:
 
 
 def scale(results: Path | None = None) -> dict[str, Any]:
-    """The bench/run.py section: every size (SCALE_SIZES), each in its own profiled process;
-    with `results`, the section is merged into that file after each size (a long run that
-    stops part-way keeps the sizes it measured)."""
+    """The bench/run.py section ("scale" on sim, "scale_ray" on ray): every size
+    (SCALE_SIZES), each in its own profiled process; with `results`, the section is merged
+    into that file after each size (a long run that stops part-way keeps the sizes it
+    measured). A row replaces the earlier one of the same size and pods per node; the plot
+    draws the rows at this run's pods per node."""
+    runtime = runtime_name()
+    key, path = ("scale", PLOT) if runtime == "sim" else ("scale_ray", PLOT.with_name("scale-ray.svg"))
     sizes = [int(s) for s in os.environ.get("SCALE_SIZES", ",".join(map(str, DEFAULT_SIZES))).split(",")]
     pods = int(os.environ.get("SCALE_PODS_PER_NODE", DEFAULT_PODS_PER_NODE))
     section: dict[str, Any] = {"workload": str(DENSITY.relative_to(ROOT)), "sizes": [],
-                               "plot": str(PLOT.relative_to(ROOT))}
-    if results is not None and results.exists():  # a run adds its sizes to the ones measured
-        earlier = json.loads(results.read_text()).get("scale", {})  # at the same pods per node
+                               "plot": str(path.relative_to(ROOT))}
+    if results is not None and results.exists():
+        earlier = json.loads(results.read_text()).get(key, {})
         section["sizes"] = [r for r in earlier.get("sizes", [])
-                            if r["pods_per_node"] == pods and r["nodes"] not in sizes]
+                            if not (r["pods_per_node"] == pods and r["nodes"] in sizes)]
     for nodes in sizes:
-        print(f"-- {nodes} nodes", flush=True)
+        print(f"-- {nodes} nodes ({runtime})", flush=True)
         started = time.perf_counter()
         row = run_size(nodes)
-        section["sizes"] = sorted([*section["sizes"], row], key=lambda r: r["nodes"])
-        section["load_average_1m"] = os.getloadavg()[0]
-        section["bench_wall_seconds"] = section.get("bench_wall_seconds", 0.0) + time.perf_counter() - started
+        row["load_average_1m"] = os.getloadavg()[0]
+        row["bench_wall_seconds"] = time.perf_counter() - started
+        section["sizes"] = sorted([*section["sizes"], row], key=lambda r: (r["pods_per_node"], r["nodes"]))
         print(json.dumps({k: v for k, v in row.items() if k != "profile"}), flush=True)
-        plot(section["sizes"])
+        plot([r for r in section["sizes"] if r["pods_per_node"] == pods], path)
         if results is not None:
             merged = json.loads(results.read_text()) if results.exists() else {}
-            merged["scale"] = section
+            merged[key] = section
             results.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     return section
 

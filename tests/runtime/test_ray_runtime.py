@@ -87,3 +87,27 @@ def test_spawn_live_adds_an_actor_on_a_new_host(ray_local, tmp_path):
         assert rt.run(main) == {"echo": 42}
     finally:
         rt.close()
+
+
+def test_host_per_machine_puts_a_machines_actors_in_one_host_actor(ray_local, tmp_path):
+    rt = RayRuntime(seed=1, run_dir=tmp_path, host_per_machine=True)
+    for machine in ("m1", "m2"):
+        rt.add_machine(Machine(machine))
+    a, b, c, d = (Address("test", n) for n in "abcd")
+    rt.spawn(ActorSpec(a, Recorder, "m1"))
+    rt.spawn(ActorSpec(b, Recorder, "m1"))
+    rt.spawn(ActorSpec(c, Recorder, "m2"))
+    rt.spawn(ActorSpec(d, Recorder, "m2", host="pool-h0"))  # a named host group stays its own
+    try:
+
+        async def main(r):
+            infos = await r.host_info()
+            answers = [await r.ask(x, {"op": "call", "to": str(y), "body": i})
+                       for i, (x, y) in enumerate([(a, b), (a, c), (c, d), (d, a)])]
+            return sorted((name, info["actors"]) for name, info in infos.items()), answers
+
+        hosts, answers = rt.run(main)
+        assert hosts == [("machine-m1", 3), ("machine-m2", 2), ("pool-h0", 2)]  # + each host's driver proxy
+        assert answers == [{"echo": i} for i in range(4)]
+    finally:
+        rt.close()
