@@ -140,18 +140,21 @@ class Context:
     async def call(self, to: Address | str, message: Any, timeout: float | None = None) -> Any:
         """Request/reply. Raises `CallTimeout` after `timeout` simulated seconds without a
         reply, and `RemoteError` if the callee's handler raised."""
-        self._host.check_alive(self._slot)
+        host = self._host
+        host.check_alive(self._slot)
         self._next_corr += 1
         corr = self._next_corr
-        future: asyncio.Future[Any] = self._host.loop.create_future()
+        future: asyncio.Future[Any] = host.loop.create_future()
         self._slot.pending[corr] = future
-        limit = self._host.call_timeout if timeout is None else timeout
+        limit = host.call_timeout if timeout is None else timeout
+        # the timeout is one timer that fails the reply's future (asyncio.wait_for would add
+        # a second future, a callback and a task wrapper to every call)
+        timer = host.loop.call_later(host.clock.to_loop(limit), _time_out, future, self.address, to, limit)
         try:
-            self._host.transmit(Envelope(Kind.CALL, self._wire, as_wire(to), corr, message))
-            return await asyncio.wait_for(future, self._host.clock.to_loop(limit))
-        except TimeoutError:
-            raise CallTimeout(f"{self.address} -> {to}: no reply within {limit:g}s") from None
+            host.transmit(Envelope(Kind.CALL, self._wire, as_wire(to), corr, message))
+            return await future
         finally:
+            timer.cancel()
             self._slot.pending.pop(corr, None)
 
     def route(self, tag: str, handler: Callable[[Address, list[Any]], None]) -> None:
@@ -167,3 +170,8 @@ class Context:
     def gather(self, *aws: Awaitable[Any]) -> Awaitable[list[Any]]:
         """`asyncio.gather` with exceptions returned as values (a convenience for fan-out calls)."""
         return asyncio.gather(*aws, return_exceptions=True)
+
+
+def _time_out(future: asyncio.Future[Any], caller: Address, to: Address | str, limit: float) -> None:
+    if not future.done():
+        future.set_exception(CallTimeout(f"{caller} -> {to}: no reply within {limit:g}s"))

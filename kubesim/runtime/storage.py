@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import BinaryIO
 
 _Op = tuple[str, bytes | int]
 
@@ -31,6 +32,7 @@ class Storage:
         self._real_fsync = real_fsync
         self._pending: dict[str, list[_Op]] = {}  # the directory is made by the first write
         self._made = False  # the directory exists (made by this incarnation's first flush)
+        self._appending: dict[str, BinaryIO] = {}  # files open for appending, as a log writer keeps them
 
     @property
     def root(self) -> Path:
@@ -61,6 +63,7 @@ class Storage:
     def remove(self, name: str) -> None:
         """Delete the file now (metadata operations are treated as durable)."""
         self._pending.pop(name, None)
+        self._close(name)
         self._path(name).unlink(missing_ok=True)
 
     def read(self, name: str) -> bytes:
@@ -110,11 +113,15 @@ class Storage:
         if not self._made:
             self._root.mkdir(parents=True, exist_ok=True)
             self._made = True
-        if all(op == "append" for op, _arg in ops):  # a log's usual flush: one open, one write
-            with open(path, "ab") as f:
-                f.write(b"".join(arg for _op, arg in ops))  # type: ignore[misc]
-                self._sync(f.fileno())
+        if all(op == "append" for op, _arg in ops):  # a log's usual flush: one write
+            f = self._appending.get(name)
+            if f is None:
+                f = self._appending[name] = open(path, "ab")  # closed by _close
+            f.write(b"".join(arg for _op, arg in ops))  # type: ignore[misc]
+            f.flush()
+            self._sync(f.fileno())
             return
+        self._close(name)
         for op, arg in ops:
             if op == "append":
                 with open(path, "ab") as f:
@@ -140,10 +147,19 @@ class Storage:
         for name, ops in self._pending.items():
             self._flush(name, ops)
         self._pending.clear()
+        self._close()
 
     def discard_unsynced(self) -> None:
         """What a crash does: buffered operations vanish."""
         self._pending.clear()
+        self._close()
+
+    def _close(self, name: str | None = None) -> None:
+        """Close the append handle of `name` (of every file if None)."""
+        for key in [name] if name is not None else list(self._appending):
+            f = self._appending.pop(key, None)
+            if f is not None:
+                f.close()
 
 
 

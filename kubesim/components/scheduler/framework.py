@@ -402,7 +402,7 @@ class Framework:
         for pl in self.score_plugins:
             if pl.name in state.skip_score_plugins:
                 continue
-            scores = [pl.score(state, pi, ni) for ni in nodes]
+            scores = pl.score_nodes(state, pi, nodes)
             s = pl.normalize_score(state, pi, nodes, scores)
             if not s.is_success():
                 raise RuntimeError(f"running Normalize on Score plugins: {s.message()}")

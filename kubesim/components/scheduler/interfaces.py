@@ -228,6 +228,12 @@ class ScorePlugin(Plugin):
     def score(self, state: CycleState, pi: PodInfo, ni: NodeInfo) -> int:
         raise NotImplementedError
 
+    def score_nodes(self, state: CycleState, pi: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        """``score`` of each node, in order: what the framework calls (upstream scores nodes
+        in parallel goroutines). A plugin may override it to do its per-pod work once per
+        cycle instead of once per node; the scores must be those of ``score``."""
+        return [self.score(state, pi, ni) for ni in nodes]
+
     def normalize_score(self, state: CycleState, pi: PodInfo, nodes: Sequence[NodeInfo],
                         scores: list[int]) -> Status:
         return SUCCESS

@@ -183,3 +183,31 @@ def test_default_profile_total_is_weighted_sum():
     fwk = only("NodeResourcesFit", "NodeResourcesBalancedAllocation", "TaintToleration",
                weights={"TaintToleration": 3})
     assert scores(fwk, CPU_AND_MEMORY, DIFFERENT_NODES) == {"node1": 37 + 87 + 300, "node2": 50 + 100 + 300}
+
+
+def test_resource_scoring_of_many_nodes_is_each_node_scored_alone():
+    """score_nodes (what the framework calls) gives every node the score ``score`` gives it,
+    for nodes of every shape: no memory, no cpu, full, over-committed, partly used."""
+    from kubesim.components.scheduler.interfaces import CycleState
+    from kubesim.components.scheduler.nodeinfo import PodInfo
+    from kubesim.components.scheduler.snapshot import Snapshot
+
+    shapes = [("4", "8Gi"), ("0", "8Gi"), ("4", "0"), ("1", "1Gi"), ("64", "256Gi"), ("100m", "10Mi")]
+    nodes = [node(f"n{i}", cpu=c, memory=m) for i, (c, m) in enumerate(shapes)]
+    placed = [pod(f"q{i}", cpu="1500m", memory="3Gi", node_name=f"n{i}") for i in range(0, len(shapes), 2)]
+    placed += [pod(f"b{i}", node_name=f"n{i}") for i in range(3, len(shapes))]  # 100m/200Mi non-zero
+    snap = Snapshot.from_nodes(nodes, placed)
+    strategies = [None, {"type": "MostAllocated"}, {"type": "RequestedToCapacityRatio",
+                  "requestedToCapacityRatio": {"shape": [{"utilization": 0, "score": 0},
+                                                         {"utilization": 100, "score": 10}]}}]
+    for p in (CPU_AND_MEMORY, pod("besteffort"), pod("cpu-only", cpu="2")):
+        for strategy in strategies:
+            cfg = {"NodeResourcesFit": {"scoringStrategy": strategy}} if strategy else None
+            fwk = only("NodeResourcesFit", "NodeResourcesBalancedAllocation", config=cfg)
+            for plugin in fwk.score_plugins:
+                state, pi = CycleState(), PodInfo(p)
+                if hasattr(plugin, "pre_score"):
+                    plugin.pre_score(state, pi, snap.node_info_list)
+                each = [plugin.score(state, pi, ni) for ni in snap.node_info_list]
+                assert plugin.score_nodes(state, pi, snap.node_info_list) == each, (plugin.name, p, strategy)
+                assert len(set(each)) > 1  # the shapes give different scores

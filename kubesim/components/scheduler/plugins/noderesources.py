@@ -158,6 +158,22 @@ class _ResourceAllocationScorer:
             requested[i] = used + pod_reqs[i]
         return self.scorer(requested, allocatable)
 
+    def score_nodes(self, nodes: Sequence[NodeInfo], pod_reqs: list[int]) -> list[int]:
+        """``score`` of each node; for the default resources (cpu, then memory) without the
+        per-node dispatch on resource names."""
+        if self.resources != [CPU, MEMORY]:
+            return [self.score(ni, pod_reqs) for ni in nodes]
+        scorer, use_requested = self.scorer, self.use_requested
+        pod_cpu, pod_memory = pod_reqs
+        out = []
+        for ni in nodes:
+            used = ni.requested if use_requested else ni.non_zero_requested
+            alloc_cpu, alloc_memory = ni.allocatable.milli_cpu, ni.allocatable.memory
+            out.append(scorer([used.milli_cpu + pod_cpu if alloc_cpu else 0,
+                               used.memory + pod_memory if alloc_memory else 0],
+                              [alloc_cpu, alloc_memory]))
+        return out
+
 
 class _AllocationScoring(PreScorePlugin, ScorePlugin):
     """PreScore works out the pod's requests once; Score feeds them to the plugin's scorer."""
@@ -169,10 +185,14 @@ class _AllocationScoring(PreScorePlugin, ScorePlugin):
         return SUCCESS
 
     def score(self, state: CycleState, pi: PodInfo, ni: NodeInfo) -> int:
-        reqs = state.read(f"PreScore{self.name}")
-        if reqs is None:
-            reqs = self.scorer.pod_request_list(pi.pod)
-        return self.scorer.score(ni, reqs)
+        return self.scorer.score(ni, self._pod_reqs(state, pi))
+
+    def score_nodes(self, state: CycleState, pi: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        return self.scorer.score_nodes(nodes, self._pod_reqs(state, pi))
+
+    def _pod_reqs(self, state: CycleState, pi: PodInfo) -> list[int]:
+        reqs: list[int] | None = state.read(f"PreScore{self.name}")
+        return self.scorer.pod_request_list(pi.pod) if reqs is None else reqs
 
 
 def fits_request(pi: PodInfo, ni: NodeInfo, ignored: frozenset[str] = frozenset(),
