@@ -5,12 +5,15 @@ per Ray actor, ...), so its cost is the tree's: CPU seconds summed over every pr
 lived in it, and memory as the sum of proportional set sizes (PSS: a page shared by N
 processes, such as Ray's object store, counts 1/N in each, so the sum is what the tree
 occupies). `TreeSampler` polls in a thread and keeps the peak and each process's last CPU
-reading, so processes that exit before the end still count."""
+reading, so processes that exit before the end still count. Reading a process's PSS makes
+the kernel walk its page tables, so PSS is read every `pss_every` samples, and the
+sampler's own CPU time is left out of the CPU it reports."""
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,9 +77,12 @@ class TreeSampler:
 
     root: int = field(default_factory=os.getpid)
     period: float = 1.0
+    pss_every: int = 5
     cpu: dict[int, float] = field(default_factory=dict)  # pid -> last CPU seconds read
     commands: dict[int, str] = field(default_factory=dict)  # pid -> what it runs, when first seen
     peak_pss: int = 0
+    own_cpu: float = 0.0  # CPU seconds spent sampling
+    _samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -96,17 +102,23 @@ class TreeSampler:
         while not self._stop.wait(self.period):
             self.sample()
 
-    def sample(self) -> None:
+    def sample(self, pss: bool | None = None) -> None:
+        started = time.thread_time()
+        pss = self._samples % self.pss_every == 0 if pss is None else pss
+        self._samples += 1
         total = 0
         for pid in descendants(self.root):
             if (st := _stat(pid)) is not None:
                 self.cpu[pid] = st[1]
                 if pid not in self.commands:
                     self.commands[pid] = _command(pid)
-                total += _pss(pid)
+                if pss:
+                    total += _pss(pid)
         self.peak_pss = max(self.peak_pss, total)
+        self.own_cpu += time.thread_time() - started
 
     def cpu_seconds(self) -> float:
-        """CPU seconds of every process seen so far (the root's own included)."""
-        self.sample()
-        return sum(self.cpu.values())
+        """CPU seconds of every process seen so far (the root's own included), less the
+        sampler's own."""
+        self.sample(pss=False)
+        return sum(self.cpu.values()) - self.own_cpu
