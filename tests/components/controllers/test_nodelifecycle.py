@@ -198,3 +198,27 @@ def test_all_zones_fully_disrupted_stops_all_evictions():
         assert [taint(c, n, UNREACHABLE) for n in dead] == [None, None, None]
     finally:
         c.close()
+
+
+def test_a_failed_taint_update_is_tried_again_on_the_next_pass():
+    """SwapNodeControllerTaint returns false on an API error (upstream logs it, the node
+    stays queued): a timed-out update must neither stop the controller nor lose the taint."""
+    from kubesim.api import status
+
+    c, dead = _killed_cluster(nodes=4, kill=1)
+    update, failed = c.api.update, []
+
+    async def flaky_update(resource: str, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
+        no_execute = any(t["effect"] == "NoExecute" for t in obj.get("spec", {}).get("taints", []))
+        if resource == "nodes" and not subresource and no_execute and len(failed) < 3:
+            failed.append(c.rt.now())
+            raise status.timeout("request did not complete within requested timeout")
+        return await update(resource, obj, subresource)
+
+    c.api.update = flaky_update  # type: ignore[method-assign]
+    try:
+        c.run_until(lambda: taint(c, dead[0], UNREACHABLE) is not None, timeout=120, step=0.1)
+        assert len(failed) == 3
+        assert not c.rt.host.errors
+    finally:
+        c.close()

@@ -136,14 +136,14 @@ class NodeLifecycleController(Controller):
 
     async def _swap_taints(self, name: str, add: list[Obj], remove: list[Obj]) -> bool:
         """controller.SwapNodeControllerTaint / AddOrUpdateTaintOnNode / RemoveTaintOffNode:
-        re-read the node and update its taints (timeAdded set on new ones), retrying conflicts."""
+        re-read the node and update its taints (timeAdded set on new ones), retrying conflicts.
+        False when it could not: the node is gone, or a request failed (upstream logs it
+        and the caller tries again on its next pass)."""
         for _ in range(5):
             try:
                 node = await self.client.get("nodes", "", name)
-            except APIError as err:
-                if err.code == 404:
-                    return False
-                raise
+            except APIError:
+                return False
             taints = [t for t in taints_of(node)
                       if not any(t.get("key") == r["key"] and t.get("effect") == r["effect"] for r in remove)]
             for t in add:
@@ -159,7 +159,7 @@ class NodeLifecycleController(Controller):
                 return True
             except APIError as err:
                 if err.code != 409:
-                    raise
+                    return False
         return False
 
     # -- monitorNodeHealth ----------------------------------------------------------------
