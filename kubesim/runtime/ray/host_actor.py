@@ -1,7 +1,8 @@
 """The Ray actor that hosts logical actors: one per control-plane component (or machine),
 or one per pool of node agents. It owns an `ActorHost`, a batching transport whose batches
-travel on stream links to its peers (links.py), and a Prometheus endpoint on 127.0.0.1. Ray restarts it when its process dies; the new
-process restarts its logical actors from their disks, with `ctx.incarnation` raised."""
+travel on stream links to its peers (links.py), and a Prometheus endpoint on 127.0.0.1.
+Ray restarts it when its process dies; the new process restarts its logical actors from
+their disks, with `ctx.incarnation` raised."""
 
 from __future__ import annotations
 
