@@ -498,7 +498,7 @@ class EtcdMember(Actor):
         header.setdefault("revision", self.sm.store.revision)
         header["cluster_id"] = self.cluster_id
         header["member_id"] = self.id
-        header["raft_term"] = self.node.status().hard_state.term
+        header["raft_term"] = self.node.raft.term  # the term etcd's server keeps (s.Term()), not a Status
         return resp
 
     def _status(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from kubesim.components.etcd.mvcc.store import Event, KVStore
 WATCH_BATCH_MAX_REVS = 1000  # mvcc.watchBatchMaxRevs
 ERR_EMPTY_RANGE = "mvcc: watcher range is empty"
 ERR_DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
+RANGES_OF_KEPT = 65_536  # keys whose range watchers are remembered
 
 Outbox = list[tuple[int, Response]]
 
@@ -94,6 +95,10 @@ class WatchHub:
         self._watchers: dict[tuple[int, int], Watcher] = {}
         self._single: dict[bytes, dict[tuple[int, int], Watcher]] = {}
         self._ranges: dict[tuple[int, int], Watcher] = {}
+        # the range watchers of each key written lately, found by a scan of every range
+        # watcher once per key (a pod's key is written about eight times in its life);
+        # emptied when a range watcher comes or goes (etcd keeps them in an interval tree)
+        self._ranges_of: dict[bytes, list[Watcher]] = {}
         self._unsynced: dict[tuple[int, int], Watcher] = {}
         self._next_id: dict[int, int] = {}
         self._seq = count()
@@ -260,7 +265,12 @@ class WatchHub:
     def _interested(self, key: bytes) -> list[Watcher]:
         single = self._single.get(key)
         found = list(single.values()) if single else []
-        found.extend(w for w in self._ranges.values() if w.matches(key))
+        ranges = self._ranges_of.get(key)
+        if ranges is None:
+            if len(self._ranges_of) >= RANGES_OF_KEPT:
+                self._ranges_of.clear()
+            ranges = self._ranges_of[key] = [w for w in self._ranges.values() if w.matches(key)]
+        found.extend(ranges)
         return found
 
     def _add(self, w: Watcher) -> None:
@@ -270,6 +280,7 @@ class WatchHub:
             self._single.setdefault(w.key, {})[ident] = w
         else:
             self._ranges[ident] = w
+            self._ranges_of.clear()
         if not w.synced:
             self._unsynced[ident] = w
 
@@ -284,3 +295,4 @@ class WatchHub:
                 del self._single[w.key]
         else:
             del self._ranges[ident]
+            self._ranges_of.clear()

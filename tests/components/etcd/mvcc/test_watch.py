@@ -167,6 +167,22 @@ def test_ranges_prefixes_and_from_key():
     }
 
 
+def test_range_watchers_that_come_and_go_see_exactly_the_keys_written_while_they_exist():
+    """The range watchers of a key are remembered between writes of it: a watcher created
+    or cancelled after the key was first written must count from then on."""
+    sm = StateMachine()
+    first = sm.hub.create({"key": b"/a/", "range_end": b"/a0"})["watch_id"]
+    put(sm, b"/a/x")
+    sm.pump()
+    second = sm.hub.create({"key": b"/a/", "range_end": b"/a0"})["watch_id"]
+    put(sm, b"/a/x")
+    assert summary(sm.pump()) == [(0, first, 3, [("PUT", b"/a/x", 3)]),
+                                  (0, second, 3, [("PUT", b"/a/x", 3)])]
+    sm.hub.cancel(first)
+    put(sm, b"/a/x")
+    assert summary(sm.pump()) == [(0, second, 4, [("PUT", b"/a/x", 4)])]
+
+
 def test_filters_and_prev_kv():
     sm = StateMachine()
     put(sm, b"k", b"1")  # 2
