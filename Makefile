@@ -37,7 +37,8 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -m slow
 
 # the whole cluster at 500 to 5,000 nodes on sim (hours on 2 cores; SCALE_SIZES and
-# SCALE_PODS_PER_NODE choose less): section "scale" of bench/results.json, bench/scale.svg
+# SCALE_PODS_PER_NODE choose less): section "scale" of bench/results.json, bench/scale.svg;
+# SCALE_RUNTIME=ray (SCALE_TIME_SCALE, SCALE_NODES_PER_HOST): on a local Ray, "scale_ray"
 bench-scale: $(STAMP)
 	$(BIN)/python -m pip install -q py-spy || echo "note: no py-spy, profiles come from cProfile"
 	$(BIN)/python -m bench.scale_bench
