@@ -146,7 +146,7 @@ def measure(nodes: int, pods_per_node: int, control_plane_machines: int, runtime
         Bootstrap.run = bootstrap  # type: ignore[method-assign]
         if tree:
             tree.stop()
-    messages = sum(v for n, _l, v in last["samples"] if n == MESSAGES)
+    messages = _messages(last["samples"])
     by_id = {m["identifier"]: m for m in result["measurements"]}
     steps = {s["name"]: s for s in result["steps"]}
     saturation = steps["Creating saturation pods"], steps["Waiting for saturation pods to be running"]
@@ -249,14 +249,19 @@ async def _at_rest(rt: Any, nodes: int, seconds: float) -> dict[str, Any]:
 async def _at_rest_ray(rt: Any, nodes: int, seconds: float, tree: TreeSampler) -> dict[str, Any]:
     """The same window on ray: CPU of every process of the run over `seconds` of its clock,
     and the messages the hosts sent meanwhile."""
-    before = sum(v for n, _l, v in await rt.metric_samples([MESSAGES]) if n == MESSAGES)
+    before = _messages(await rt.metric_samples([MESSAGES]))
     cpu0, start = tree.cpu_seconds(), rt.now()
     await rt.sleep(seconds)
     cpu, simulated = tree.cpu_seconds() - cpu0, rt.now() - start
-    sent = sum(v for n, _l, v in await rt.metric_samples([MESSAGES]) if n == MESSAGES) - before
+    sent = _messages(await rt.metric_samples([MESSAGES])) - before
     return {"simulated_seconds": simulated, "cpu_seconds": cpu,
             "cpu_ms_per_node_per_simulated_second": 1000 * cpu / simulated / nodes,
             "messages": int(sent), "messages_per_node_per_simulated_second": sent / simulated / nodes}
+
+
+def _messages(samples: list[tuple[str, dict[str, str], float]]) -> float:
+    """Envelopes sent, summed over the hosts' counters."""
+    return sum(v for n, _l, v in samples if n == MESSAGES)
 
 
 def _cpu() -> float:

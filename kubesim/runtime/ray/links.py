@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import time
 from collections.abc import Awaitable, Callable
 
 from kubesim.runtime.metrics import MetricsHandle
@@ -33,12 +32,13 @@ Lookup = Callable[[str], Awaitable[tuple[str, int] | None]]
 
 
 class _Link:
-    """One outgoing connection: frames queued while it connects, written in order after."""
+    """One outgoing connection: frames queued while it connects, written in order after;
+    `down` for RETRY_SECONDS after a failure, when frames to the peer are dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, down: bool = False) -> None:
         self.writer: asyncio.StreamWriter | None = None
         self.pending: list[bytes] = []
-        self.failed_at = -RETRY_SECONDS
+        self.down = down
 
 
 class StreamLinks:
@@ -66,7 +66,7 @@ class StreamLinks:
         frame = HEADER.pack(len(batch)) + batch
         if link.writer is not None:
             link.writer.write(frame)
-        elif time.monotonic() - link.failed_at < RETRY_SECONDS:
+        elif link.down:
             self.m_dropped.inc()
         else:
             link.pending.append(frame)
@@ -101,16 +101,12 @@ class StreamLinks:
         if link.writer is not None:
             link.writer.close()
         if self._links.get(host) is link:
-            del self._links[host]
-            retry = _Link()  # frames sent within RETRY_SECONDS are dropped, then it dials again
-            retry.failed_at = time.monotonic()
-            self._links[host] = retry
+            retry = self._links[host] = _Link(down=True)  # dialled again on the first send after
             asyncio.get_running_loop().call_later(RETRY_SECONDS, self._forget, host, retry)
 
     def _forget(self, host: str, link: _Link) -> None:
         if self._links.get(host) is link:
             del self._links[host]
-            self.m_dropped.inc(len(link.pending))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._incoming.add(writer)
