@@ -1,6 +1,6 @@
 """The Ray-cluster plan: `examples/cluster-envelope-5000-ray16.yaml` packs its 5,000 nodes
-into host actors that divide evenly over 16 Ray machines, and the ray runtime spreads host
-actors over the machines of a Ray cluster. The spread is checked on a fake multi-node Ray
+into host actors that divide evenly over 16 Ray machines, and the ray runtime deals host
+actors evenly over the machines of a Ray cluster. The spread is checked on a fake multi-node Ray
 (`ray.cluster_utils.Cluster`: a head and three more raylets on this machine, each with a
 custom resource naming it), in a child process so the session's local Ray is left alone.
 
@@ -48,8 +48,8 @@ def test_host_actors_spread_over_the_machines_of_a_ray_cluster() -> None:
     assert len(placed) == FAKE_RAY_NODES * HOSTS_PER_FAKE_NODE
     per_machine = Counter(placed.values())
     assert set(per_machine) == {f"ray-machine-{i}" for i in range(FAKE_RAY_NODES)}, per_machine
-    # SPREAD is Ray's best effort, not a quota: no machine takes more than twice its share
-    assert max(per_machine.values()) <= 2 * HOSTS_PER_FAKE_NODE, per_machine
+    # dealt round robin: every machine takes its share exactly
+    assert set(per_machine.values()) == {HOSTS_PER_FAKE_NODE}, per_machine
 
 
 def _spread() -> dict[str, str]:
